@@ -173,17 +173,24 @@ impl BatchHeader {
     }
 }
 
-/// Attribute bit setters shared by the builder and the cleaner.
-pub(crate) mod attributes {
+/// The bits of `attributes`, for code that builds or rewrites batches (builder, cleaner,
+/// transaction markers).
+pub mod attributes {
+    /// Bits 0-2: the codec.
     pub const COMPRESSION_MASK: i16 = super::ATTR_COMPRESSION_MASK;
+    /// Bit 3: timestamps are `LogAppendTime`.
+    pub const LOG_APPEND_TIME: i16 = super::ATTR_LOG_APPEND_TIME;
+    /// Bit 4: the batch belongs to a transaction.
     pub const TRANSACTIONAL: i16 = super::ATTR_TRANSACTIONAL;
+    /// Bit 5: the batch holds control records.
     pub const CONTROL: i16 = super::ATTR_CONTROL;
+    /// Bit 6: `base_timestamp` is the delete horizon (KIP-534).
     pub const DELETE_HORIZON: i16 = super::ATTR_DELETE_HORIZON;
 }
 
 /// The first 17 bytes of a batch with a new base offset and leader epoch stamped in, for writing in
 /// front of the unchanged rest of the batch (bytes 17..) — both fields sit outside the CRC, so the
-/// batch stays valid and its payload is never copied.
+/// batch stays valid and its payload is never copied. Panics if `batch` is shorter than 17 bytes.
 pub fn stamped_prefix(batch: &[u8], base_offset: i64, leader_epoch: i32) -> [u8; CRC_OFFSET] {
     let mut prefix = [0u8; CRC_OFFSET];
     prefix.copy_from_slice(&batch[..CRC_OFFSET]);
@@ -193,6 +200,7 @@ pub fn stamped_prefix(batch: &[u8], base_offset: i64, leader_epoch: i32) -> [u8;
 }
 
 /// Stamp base offset and leader epoch into a batch held in a mutable buffer (no CRC change).
+/// Panics if `batch` is shorter than 16 bytes (callers pass validated batches).
 pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
