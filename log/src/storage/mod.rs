@@ -15,14 +15,14 @@
 //! [`Storage::sync_dir`] returned for its directory.
 
 mod real;
-// mod sim;
+mod sim;
 
 use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use real::RealStorage;
-// sim pending
+pub use sim::{PowerLoss, SimStorage};
 
 /// How [`Storage::open`] treats a missing file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
