@@ -44,7 +44,9 @@ pub enum Error {
         received_sequence: i32,
     },
     /// The producer's epoch is older than the one stored: a newer instance has fenced it.
-    #[error("producer {producer_id} is fenced: epoch {producer_epoch} is older than {current_epoch}")]
+    #[error(
+        "producer {producer_id} is fenced: epoch {producer_epoch} is older than {current_epoch}"
+    )]
     ProducerFenced {
         producer_id: i64,
         producer_epoch: i16,

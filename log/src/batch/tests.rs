@@ -551,3 +551,20 @@ proptest! {
         prop_assert!(short.records(LIMIT).is_err());
     }
 }
+
+/// Writes the fuzz seed corpus (one valid batch per codec, plus all five concatenated) to
+/// `log/fuzz/seeds/batch_decode/`. Run with `cargo test -p fastdata-log write_fuzz_seeds --
+/// --ignored`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/batch_decode");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut all = Vec::new();
+    for codec in Compression::ALL {
+        let b = sample(codec);
+        std::fs::write(dir.join(format!("{}.bin", codec.name())), &b).unwrap();
+        all.extend_from_slice(&b);
+    }
+    std::fs::write(dir.join("all_codecs.bin"), all).unwrap();
+}

@@ -55,6 +55,8 @@ pub trait Storage: Send + Sync + 'static {
 
 /// An open file. All positions are absolute; there is no cursor, so one handle serves concurrent
 /// readers and a single writer.
+// `len` is a fallible file length, not a collection's size: an `is_empty` would add nothing.
+#[allow(clippy::len_without_is_empty)]
 pub trait StorageFile: Send + Sync {
     /// Current length in bytes (including unsynced writes).
     fn len(&self) -> io::Result<u64>;

@@ -75,7 +75,11 @@ impl StorageFile for RealFile {
     }
 
     fn write_all_vectored_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<()> {
-        let mut bufs: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).filter(|b| !b.is_empty()).collect();
+        let mut bufs: Vec<&[u8]> = bufs
+            .iter()
+            .map(|b| &b[..])
+            .filter(|b| !b.is_empty())
+            .collect();
         let mut offset = offset;
         while !bufs.is_empty() {
             let iov: Vec<libc::iovec> = bufs
@@ -100,7 +104,10 @@ impl StorageFile for RealFile {
                 return Err(err);
             }
             if written == 0 {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "pwritev wrote nothing"));
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "pwritev wrote nothing",
+                ));
             }
             let mut written = written as usize;
             offset += written as u64;

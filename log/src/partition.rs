@@ -1,0 +1,1072 @@
+//! The partition log: an ordered sequence of segments with one writer, many readers, group
+//! commit, retention, truncation and crash recovery.
+//!
+//! ```text
+//!   append(batches) ──validate──► assign offsets, stamp epoch ──► producer-state check ──► pwritev
+//!        │                                                                                  │
+//!        └── returns offsets once the bytes are in the page cache ◄──────────────────────────┘
+//!   flush_until(offset) ── one fdatasync per dirty segment serves every waiting appender
+//! ```
+//!
+//! Concurrency: appends, truncation and retention take the state lock for writing; reads take it
+//! for reading only to find positions, then read the file outside it. Flushing is a separate
+//! protocol ([`PartitionLog::flush_until`]): one thread at a time syncs the segments written since
+//! the last sync while others wait on a condition variable, so concurrent appenders share one
+//! fdatasync (group commit). Partitions are independent and flush concurrently.
+//!
+//! Files in the partition directory: `<base>.log`, `<base>.index`, `<base>.timeindex`,
+//! `<offset>.snapshot` (producer state at a segment roll and at close), `leader-epoch-checkpoint`,
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and, between a clean close
+//! and the next open, `.clean-shutdown`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use crate::batch::{self, BatchHeader, RecordBatch};
+use crate::cleaner::{self, CleanParams, CleanStats, SegmentView};
+use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
+use crate::clock::Clock;
+use crate::config::LogConfig;
+use crate::epoch::LeaderEpochCache;
+use crate::error::{Error, IoContext, Result};
+use crate::producer::{Prepared, ProducerStateManager};
+use crate::segment::{self, Segment, StampedBatch, LOG_SUFFIX};
+use crate::storage::{Storage, StorageFile};
+
+/// What an append did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended (or of the original, for a duplicate).
+    pub first_offset: i64,
+    /// Offset of the last record appended (or of the original, for a duplicate).
+    pub last_offset: i64,
+    /// The largest timestamp among the appended batches.
+    pub max_timestamp: i64,
+    /// Whether the batch was a retry of one already in the log: nothing was written and the
+    /// offsets are the original ones.
+    pub duplicate: bool,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+}
+
+/// What a read returned: whole batches, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Concatenated record batches (possibly empty).
+    pub records: Bytes,
+    /// The log start offset at the time of the read.
+    pub log_start_offset: i64,
+    /// The log end offset at the time of the read.
+    pub log_end_offset: i64,
+}
+
+/// Statistics of one open, for logs and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Whether the previous close was clean.
+    pub clean: bool,
+    /// Segments whose batches were validated one by one.
+    pub segments_scanned: usize,
+    /// Segments whose indexes disagreed with the log and were rebuilt.
+    pub indexes_rebuilt: usize,
+    /// Bytes cut from the log (torn writes, corruption, and segments after them).
+    pub bytes_truncated: u64,
+}
+
+struct State {
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    producers: ProducerStateManager,
+    epochs: LeaderEpochCache,
+    /// Segment files written since the last flush pass took them.
+    dirty: Vec<(PathBuf, Arc<dyn StorageFile>)>,
+    unflushed_messages: u64,
+    first_unflushed_ms: Option<i64>,
+    /// Bumped by every truncation: a flush pass that started before one does not count.
+    truncations: u64,
+    /// Set after a failed write or fsync: the page cache can no longer be trusted.
+    offline: Option<String>,
+}
+
+struct FlushState {
+    /// Every offset below this is durable.
+    flushed_offset: i64,
+    in_progress: bool,
+    /// The last recovery point persisted.
+    recovery_point: i64,
+    failed: Option<String>,
+}
+
+/// One partition's log. Thread-safe: share it in an `Arc`.
+pub struct PartitionLog {
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    state: RwLock<State>,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+    report: RecoveryReport,
+}
+
+impl std::fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionLog").field("dir", &self.dir).finish()
+    }
+}
+
+/// Keep the lock usable if a thread panicked while holding it: the state it protects is
+/// updated only after the I/O it describes has succeeded.
+fn relock<G>(r: std::sync::LockResult<G>) -> G {
+    r.unwrap_or_else(|e| e.into_inner())
+}
+
+impl PartitionLog {
+    /// Open the log in `dir` (creating it if needed), recovering from an unclean shutdown: the
+    /// segments after the recovery point are validated batch by batch and cut at the first
+    /// invalid one, indexes that disagree with the log are rebuilt, and producer state and the
+    /// leader-epoch cache are brought up to the log end.
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        config: LogConfig,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<PartitionLog> {
+        config.validate()?;
+        let dir = dir.into();
+        storage.create_dir_all(&dir).at(&dir)?;
+        let now = clock.now_ms();
+        let names = storage.list_dir(&dir).at(&dir)?;
+        cleaner::finish_interrupted_swaps(storage.as_ref(), &dir, &names)?;
+        let names = storage.list_dir(&dir).at(&dir)?;
+        remove_leftovers(storage.as_ref(), &dir, &names)?;
+        let bases: Vec<i64> = names
+            .iter()
+            .filter_map(|n| segment::parse_base_offset(n, LOG_SUFFIX))
+            .collect();
+
+        let clean = storage.exists(&dir.join(CLEAN_SHUTDOWN));
+        let mut report = RecoveryReport {
+            clean,
+            ..RecoveryReport::default()
+        };
+        let log_start_ckpt = checkpoint::read_offset(storage.as_ref(), &dir, LOG_START_OFFSET)?;
+        let recovery_point =
+            checkpoint::read_offset(storage.as_ref(), &dir, RECOVERY_POINT)?.unwrap_or(0);
+        let mut epochs = LeaderEpochCache::load(storage.as_ref(), &dir)?;
+        let epochs_before = epochs.clone();
+
+        let scan_from = bases
+            .iter()
+            .copied()
+            .filter(|&b| b <= recovery_point)
+            .max()
+            .unwrap_or(i64::MIN);
+        let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();
+        let mut cut = false;
+        let last_base = bases.last().copied();
+        for &base in &bases {
+            let path = segment::segment_path(&dir, base, LOG_SUFFIX);
+            if cut {
+                report.bytes_truncated += storage.open(&path, crate::storage::OpenMode::Existing)
+                    .and_then(|f| f.len())
+                    .unwrap_or(0);
+                delete_segment_files(storage.as_ref(), &dir, base)?;
+                continue;
+            }
+            let writable = Some(base) == last_base;
+            let mut seg = Segment::open(storage.as_ref(), &dir, base, &config, writable, now)?;
+            let prev_next = segments.values().next_back().map(|s| s.next_offset);
+            if clean {
+                seg.load_tail()?;
+            } else if base < scan_from {
+                if seg.load_tail().is_err() || !seg.indexes_agree_with_log() {
+                    warn!(dir = %dir.display(), base_offset = base, "index disagrees with the log after an unclean shutdown; rebuilding it");
+                    report.indexes_rebuilt += 1;
+                    cut = recover_segment(&mut seg, &config, prev_next, &mut epochs, &mut report)?;
+                }
+            } else {
+                report.segments_scanned += 1;
+                cut = recover_segment(&mut seg, &config, prev_next, &mut epochs, &mut report)?;
+            }
+            if !writable && !cut {
+                seg.offset_index.flush()?;
+            }
+            segments.insert(base, seg);
+        }
+        if cut {
+            // The last kept segment becomes the active one.
+            if let Some(seg) = segments.values_mut().next_back() {
+                seg.unseal(&config)?;
+            }
+        }
+        if segments.is_empty() {
+            let base = log_start_ckpt.unwrap_or(0).max(0);
+            segments.insert(
+                base,
+                Segment::create(storage.as_ref(), &dir, base, &config, now)?,
+            );
+        }
+        let first_base = segments.keys().next().copied().unwrap_or(0);
+        let log_end_offset = segments.values().next_back().map_or(0, |s| s.next_offset);
+        let log_start_offset = log_start_ckpt
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(log_end_offset);
+
+        epochs.truncate_from_end(log_end_offset);
+        epochs.truncate_from_start(log_start_offset);
+        if epochs != epochs_before {
+            epochs.persist(storage.as_ref(), &dir)?;
+        }
+
+        let mut state = State {
+            producers: ProducerStateManager::new(config.producer_id_expiration_ms),
+            config,
+            segments,
+            log_start_offset,
+            log_end_offset,
+            epochs,
+            dirty: Vec::new(),
+            unflushed_messages: 0,
+            first_unflushed_ms: None,
+            truncations: 0,
+            offline: None,
+        };
+        load_producer_state(&mut state, storage.as_ref(), &dir)?;
+        state.producers.expire(now);
+
+        if !clean {
+            // What recovery read may still be only in the page cache: make it durable before
+            // calling it flushed.
+            for seg in state.segments.values().filter(|s| s.base_offset >= scan_from) {
+                seg.log.sync_data().at(&seg.log_path)?;
+            }
+        }
+        if clean {
+            storage.remove_file(&dir.join(CLEAN_SHUTDOWN)).at(&dir)?;
+        }
+        storage.sync_dir(&dir).at(&dir)?;
+        if !clean {
+            info!(dir = %dir.display(), log_end_offset, ?report, "recovered partition log after an unclean shutdown");
+        }
+        Ok(PartitionLog {
+            dir,
+            storage,
+            clock,
+            state: RwLock::new(state),
+            flush: Mutex::new(FlushState {
+                flushed_offset: log_end_offset,
+                in_progress: false,
+                recovery_point,
+                failed: None,
+            }),
+            flushed: Condvar::new(),
+            report,
+        })
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        relock(self.state.read())
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        relock(self.state.write())
+    }
+
+    fn flush_state(&self) -> MutexGuard<'_, FlushState> {
+        relock(self.flush.lock())
+    }
+
+    /// The directory the log lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What the last open found.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// The offset the next appended record will get.
+    pub fn log_end_offset(&self) -> i64 {
+        self.read_state().log_end_offset
+    }
+
+    /// The first offset a reader may ask for.
+    pub fn log_start_offset(&self) -> i64 {
+        self.read_state().log_start_offset
+    }
+
+    /// Every offset below this is durable (fsynced).
+    pub fn flushed_offset(&self) -> i64 {
+        self.flush_state().flushed_offset
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> LogConfig {
+        self.read_state().config.clone()
+    }
+
+    /// Number of segments (for tests and metrics).
+    pub fn segment_count(&self) -> usize {
+        self.read_state().segments.len()
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.read_state().segments.values().map(|s| s.size).sum()
+    }
+
+    /// The latest leader epoch and the leader-epoch cache's answer for `requested_epoch`
+    /// (KIP-279): the largest epoch at or below it and the offset where the next epoch starts.
+    pub fn end_offset_for_epoch(&self, requested_epoch: i32) -> (i32, i64) {
+        let st = self.read_state();
+        st.epochs.end_offset_for(requested_epoch, st.log_end_offset)
+    }
+
+    /// The latest leader epoch stamped into the log.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.read_state().epochs.latest_epoch()
+    }
+
+    /// Append the record batches in `records` (one or more, as a Kafka producer sends them),
+    /// assigning offsets and stamping `leader_epoch`. Returns once the bytes are written to the
+    /// file (the page cache); durability follows [`PartitionLog::flush_until`] or the
+    /// `flush.messages` policy, which this call applies before returning.
+    pub fn append(&self, records: Bytes, leader_epoch: i32) -> Result<AppendInfo> {
+        let (max_message_bytes, max_decompressed) = {
+            let st = self.read_state();
+            (st.config.max_message_bytes, st.config.max_message_bytes.saturating_mul(64))
+        };
+        let batches = validate_client_batches(&records, max_message_bytes, max_decompressed)?;
+        let now = self.clock.now_ms();
+
+        let mut st = self.write_state();
+        if let Some(reason) = &st.offline {
+            return Err(self.offline_error(reason));
+        }
+        if let Some(latest) = st.epochs.latest_epoch() {
+            if leader_epoch < latest {
+                return Err(Error::StaleLeaderEpoch {
+                    epoch: leader_epoch,
+                    latest_epoch: latest,
+                });
+            }
+        }
+        let first_offset = st.log_end_offset;
+        let mut next = first_offset;
+        let mut stamped = Vec::with_capacity(batches.len());
+        let mut incoming = 0usize;
+        let mut messages = 0u64;
+        let mut max_timestamp = -1;
+        for b in &batches {
+            let mut header = *b.header();
+            header.base_offset = next;
+            header.partition_leader_epoch = leader_epoch;
+            next = header.next_offset();
+            incoming += header.total_size();
+            messages += header.records_count.max(0) as u64;
+            max_timestamp = max_timestamp.max(header.max_timestamp);
+            stamped.push(StampedBatch {
+                batch: b,
+                header,
+                prefix: batch::stamped_prefix(b.bytes(), header.base_offset, leader_epoch),
+            });
+        }
+        let headers: Vec<BatchHeader> = stamped.iter().map(|s| s.header).collect();
+        let update = match st.producers.prepare(&headers)? {
+            Prepared::Duplicate(original) => {
+                return Ok(AppendInfo {
+                    first_offset: original.first_offset,
+                    last_offset: original.last_offset,
+                    max_timestamp: original.max_timestamp,
+                    duplicate: true,
+                    log_start_offset: st.log_start_offset,
+                })
+            }
+            Prepared::Append(update) => update,
+        };
+
+        let needs_roll = st
+            .segments
+            .values()
+            .next_back()
+            .is_some_and(|s| s.should_roll(&st.config, incoming, next - 1, now));
+        if needs_roll {
+            self.roll(&mut st, now)
+                .map_err(|e| self.go_offline(&mut st, e))?;
+        }
+        if leader_epoch >= 0 && st.epochs.assign(leader_epoch, first_offset)? {
+            st.epochs
+                .persist(self.storage.as_ref(), &self.dir)
+                .map_err(|e| self.go_offline(&mut st, e))?;
+        }
+        let interval = st.config.index_interval_bytes;
+        let written = match st.segments.values_mut().next_back() {
+            Some(active) => active
+                .append(&stamped, interval)
+                .map(|()| (active.log_path.clone(), active.log.clone())),
+            None => Err(Error::corrupt(&self.dir, "partition log has no segment")),
+        };
+        let (path, file) = written.map_err(|e| self.go_offline(&mut st, e))?;
+        st.log_end_offset = next;
+        st.producers.apply(update);
+        if !st.dirty.iter().any(|(_, f)| Arc::ptr_eq(f, &file)) {
+            st.dirty.push((path, file));
+        }
+        st.unflushed_messages += messages;
+        st.first_unflushed_ms.get_or_insert(now);
+        let flush_now = st.unflushed_messages >= st.config.flush_messages;
+        let info = AppendInfo {
+            first_offset,
+            last_offset: next - 1,
+            max_timestamp,
+            duplicate: false,
+            log_start_offset: st.log_start_offset,
+        };
+        drop(st);
+        if flush_now {
+            self.flush_until(next)?;
+        }
+        Ok(info)
+    }
+
+    /// Seal the active segment and start a new one at the log end: the old segment's indexes are
+    /// trimmed, and producer state is snapshotted at the new base offset.
+    fn roll(&self, st: &mut State, now: i64) -> Result<()> {
+        let base = st.log_end_offset;
+        if let Some(active) = st.segments.values_mut().next_back() {
+            active.seal()?;
+        }
+        let seg = Segment::create(self.storage.as_ref(), &self.dir, base, &st.config, now)?;
+        st.segments.insert(base, seg);
+        // Also makes the new segment's files durable (one directory fsync).
+        st.producers
+            .write_snapshot(self.storage.as_ref(), &self.dir, base)?;
+        Ok(())
+    }
+
+    fn offline_error(&self, reason: &str) -> Error {
+        Error::LogOffline {
+            dir: self.dir.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Take the log offline after a failed write or fsync; returns the original error.
+    fn go_offline(&self, st: &mut State, error: Error) -> Error {
+        warn!(dir = %self.dir.display(), %error, "taking the partition log offline");
+        st.offline = Some(error.to_string());
+        let mut fs = self.flush_state();
+        fs.failed = Some(error.to_string());
+        self.flushed.notify_all();
+        error
+    }
+
+    /// Block until every offset below `end_offset` (clamped to the log end) is durable, and
+    /// return the flushed offset. Concurrent callers share fsyncs: while one thread syncs, the
+    /// others wait, and a sync covers everything appended before it started.
+    pub fn flush_until(&self, end_offset: i64) -> Result<i64> {
+        let mut end_offset = end_offset.min(self.log_end_offset());
+        let mut fs = self.flush_state();
+        loop {
+            if let Some(reason) = &fs.failed {
+                return Err(self.offline_error(reason));
+            }
+            if fs.flushed_offset >= end_offset {
+                return Ok(fs.flushed_offset);
+            }
+            if fs.in_progress {
+                fs = relock(self.flushed.wait(fs));
+                continue;
+            }
+            fs.in_progress = true;
+            let recovery_point = fs.recovery_point;
+            drop(fs);
+            let pass = self.flush_pass(recovery_point);
+            let st = self.read_state();
+            fs = self.flush_state();
+            fs.in_progress = false;
+            self.flushed.notify_all();
+            match pass {
+                Ok(pass) => {
+                    if pass.truncations == st.truncations {
+                        fs.flushed_offset = fs.flushed_offset.max(pass.target);
+                        end_offset = end_offset.min(pass.target);
+                    }
+                    if let Some(point) = pass.recovery_point {
+                        fs.recovery_point = fs.recovery_point.max(point);
+                    }
+                }
+                Err(e) => {
+                    drop(st);
+                    drop(fs);
+                    let mut st = self.write_state();
+                    return Err(self.go_offline(&mut st, e));
+                }
+            }
+        }
+    }
+
+    /// One group-commit pass: take the dirty files, fdatasync them, and persist the recovery
+    /// point when a sealed segment has become fully durable.
+    fn flush_pass(&self, recovery_point: i64) -> Result<FlushPass> {
+        let (files, target, truncations, active_base) = {
+            let mut st = self.write_state();
+            if let Some(reason) = &st.offline {
+                return Err(self.offline_error(reason));
+            }
+            st.unflushed_messages = 0;
+            st.first_unflushed_ms = None;
+            let active_base = st.segments.keys().next_back().copied().unwrap_or(0);
+            (
+                std::mem::take(&mut st.dirty),
+                st.log_end_offset,
+                st.truncations,
+                active_base,
+            )
+        };
+        for (path, file) in &files {
+            file.sync_data().at(path)?;
+        }
+        let recovery_point = if active_base > recovery_point {
+            checkpoint::write_offset(self.storage.as_ref(), &self.dir, RECOVERY_POINT, active_base)?;
+            Some(active_base)
+        } else {
+            None
+        };
+        Ok(FlushPass {
+            target,
+            truncations,
+            recovery_point,
+        })
+    }
+
+    /// Flush if `flush.ms` has passed since the oldest unflushed append. The owner calls this
+    /// periodically (the broker from its scheduler).
+    pub fn flush_if_due(&self) -> Result<()> {
+        let due = {
+            let st = self.read_state();
+            st.first_unflushed_ms
+                .is_some_and(|t| self.clock.now_ms().saturating_sub(t) >= st.config.flush_ms)
+        };
+        if due {
+            self.flush_until(i64::MAX)?;
+        }
+        Ok(())
+    }
+
+    /// Read whole batches starting with the one that holds `offset`, up to `max_bytes`, never
+    /// past `max_offset` (exclusive; the high watermark) or the log end. If the first batch is
+    /// larger than `max_bytes`, it is returned alone when `min_one_batch` is set (KIP-74) and
+    /// nothing is returned otherwise. Reads stay within one segment; the caller asks again from
+    /// the next offset. Offsets below the log start or past the log end are out of range.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: Option<i64>,
+        min_one_batch: bool,
+    ) -> Result<ReadResult> {
+        let (file, path, position, available, first_size, result) = {
+            let st = self.read_state();
+            let mut result = ReadResult {
+                records: Bytes::new(),
+                log_start_offset: st.log_start_offset,
+                log_end_offset: st.log_end_offset,
+            };
+            if offset < st.log_start_offset || offset > st.log_end_offset {
+                return Err(Error::OffsetOutOfRange {
+                    offset,
+                    log_start_offset: st.log_start_offset,
+                    log_end_offset: st.log_end_offset,
+                });
+            }
+            let upper = max_offset.map_or(st.log_end_offset, |m| m.min(st.log_end_offset));
+            let from = st.segments.range(..=offset).next_back().map_or(i64::MIN, |(b, _)| *b);
+            let mut found = None;
+            for seg in st.segments.range(from..).map(|(_, s)| s) {
+                if let Some((position, header)) = seg.find_batch(offset)? {
+                    found = Some((seg, position, header));
+                    break;
+                }
+            }
+            let Some((seg, position, header)) = found else {
+                return Ok(result);
+            };
+            if header.base_offset >= upper {
+                return Ok(result);
+            }
+            let end = if upper < seg.next_offset {
+                seg.find_batch(upper)?.map_or(seg.size, |(p, _)| p)
+            } else {
+                seg.size
+            };
+            let available = (end - position) as usize;
+            if available == 0 {
+                result.records = Bytes::new();
+                return Ok(result);
+            }
+            (
+                seg.log.clone(),
+                seg.log_path.clone(),
+                position,
+                available,
+                header.total_size(),
+                result,
+            )
+        };
+        let len = if available <= max_bytes {
+            available
+        } else if first_size <= max_bytes {
+            max_bytes
+        } else if min_one_batch {
+            first_size
+        } else {
+            0
+        };
+        let mut result = result;
+        if len == 0 {
+            return Ok(result);
+        }
+        let mut buf = bytes::BytesMut::zeroed(len);
+        file.read_exact_at(&mut buf, position).at(&path)?;
+        let whole = whole_batches_len(&buf);
+        result.records = buf.freeze().slice(..whole);
+        Ok(result)
+    }
+
+    /// The first offset whose record has a timestamp at or after `timestamp`, with that record's
+    /// timestamp (Kafka's ListOffsets by time); `None` if every record is older.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        let st = self.read_state();
+        let limit = st.config.max_message_bytes.saturating_mul(64);
+        for seg in st.segments.values() {
+            if seg.max_timestamp < timestamp {
+                continue;
+            }
+            let start = seg
+                .time_index
+                .lookup_below(timestamp)
+                .map_or(seg.base_offset, |e| seg.base_offset + i64::from(e.relative_offset))
+                .max(st.log_start_offset);
+            let Some((mut position, _)) = seg.find_batch(start)? else {
+                continue;
+            };
+            while let Some(header) = seg.header_at(position)? {
+                if header.max_timestamp >= timestamp && header.last_offset() >= st.log_start_offset
+                {
+                    if header.is_log_append_time() {
+                        let offset = header.base_offset.max(st.log_start_offset);
+                        return Ok(Some((offset, header.max_timestamp)));
+                    }
+                    let bytes = seg.read_bytes(position, header.total_size())?;
+                    let batch = RecordBatch::validate(bytes)?;
+                    for record in batch.records(limit)? {
+                        let offset = record.offset(header.base_offset);
+                        let ts = record.timestamp(header.base_timestamp);
+                        if ts >= timestamp && offset >= st.log_start_offset {
+                            return Ok(Some((offset, ts)));
+                        }
+                    }
+                }
+                position += header.total_size() as u64;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Remove everything at and after `offset` (a follower diverging from its leader). The cut
+    /// falls at a batch boundary: a batch holding `offset` is removed whole. Producer state and
+    /// the leader-epoch cache are rolled back, and the result is made durable before returning.
+    /// Returns the new log end offset.
+    pub fn truncate_to(&self, offset: i64) -> Result<i64> {
+        let mut st = self.write_state();
+        if let Some(reason) = &st.offline {
+            return Err(self.offline_error(reason));
+        }
+        if offset >= st.log_end_offset {
+            return Ok(st.log_end_offset);
+        }
+        let result = self.truncate_locked(&mut st, offset);
+        result.map_err(|e| self.go_offline(&mut st, e))
+    }
+
+    fn truncate_locked(&self, st: &mut State, offset: i64) -> Result<i64> {
+        let storage = self.storage.as_ref();
+        let now = self.clock.now_ms();
+        let first_base = st.segments.keys().next().copied().unwrap_or(0);
+        let doomed: Vec<i64> = if offset <= first_base || offset < st.log_start_offset {
+            st.segments.keys().copied().collect()
+        } else {
+            st.segments.range(offset..).map(|(b, _)| *b).collect()
+        };
+        for base in doomed {
+            if let Some(seg) = st.segments.remove(&base) {
+                seg.delete_files(storage)?;
+            }
+        }
+        let new_end = match st.segments.values_mut().next_back() {
+            Some(seg) => {
+                let end = seg.truncate_to(offset)?;
+                seg.unseal(&st.config)?;
+                seg.log.sync_data().at(&seg.log_path)?;
+                end
+            }
+            None => {
+                let start = offset.max(0);
+                st.segments
+                    .insert(start, Segment::create(storage, &self.dir, start, &st.config, now)?);
+                st.log_start_offset = start;
+                checkpoint::write_offset(storage, &self.dir, LOG_START_OFFSET, start)?;
+                start
+            }
+        };
+        for (path, file) in std::mem::take(&mut st.dirty) {
+            file.sync_data().at(&path)?;
+        }
+        storage.sync_dir(&self.dir).at(&self.dir)?;
+        st.log_end_offset = new_end;
+        st.unflushed_messages = 0;
+        st.first_unflushed_ms = None;
+        st.truncations += 1;
+        st.epochs.truncate_from_end(new_end);
+        st.epochs.persist(storage, &self.dir)?;
+        ProducerStateManager::delete_snapshots_above(storage, &self.dir, new_end)?;
+        load_producer_state(st, storage, &self.dir)?;
+        let mut fs = self.flush_state();
+        fs.flushed_offset = new_end;
+        if fs.recovery_point > new_end {
+            fs.recovery_point = new_end;
+            checkpoint::write_offset(storage, &self.dir, RECOVERY_POINT, new_end)?;
+        }
+        info!(dir = %self.dir.display(), offset, log_end_offset = new_end, "truncated partition log");
+        Ok(new_end)
+    }
+
+    /// Apply `retention.ms` and `retention.bytes` (when `cleanup.policy` includes `delete`):
+    /// delete the oldest closed segments that are past either limit, never the active one, and
+    /// move the log start offset to the first remaining segment. Returns the segments deleted.
+    pub fn delete_old_segments(&self) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let mut st = self.write_state();
+        if let Some(reason) = &st.offline {
+            return Err(self.offline_error(reason));
+        }
+        if !st.config.cleanup_policy.delete {
+            return Ok(0);
+        }
+        let (retention_ms, retention_bytes) = (st.config.retention_ms, st.config.retention_bytes);
+        let mut excess = if retention_bytes >= 0 {
+            st.segments.values().map(|s| s.size as i64).sum::<i64>() - retention_bytes
+        } else {
+            0
+        };
+        let closed = st.segments.len().saturating_sub(1);
+        let mut doomed = Vec::new();
+        for seg in st.segments.values().take(closed) {
+            let expired = retention_ms >= 0 && seg.max_timestamp < now.saturating_sub(retention_ms);
+            let oversized = retention_bytes >= 0 && excess >= seg.size as i64;
+            if !(expired || oversized) {
+                break;
+            }
+            excess -= seg.size as i64;
+            doomed.push(seg.base_offset);
+        }
+        let Some(&last_doomed) = doomed.last() else {
+            return Ok(0);
+        };
+        let new_start = st
+            .segments
+            .range(last_doomed + 1..)
+            .next()
+            .map_or(st.log_end_offset, |(b, _)| *b)
+            .max(st.log_start_offset);
+        let result = self.delete_segments_below(&mut st, &doomed, new_start);
+        result
+            .map(|()| doomed.len())
+            .map_err(|e| self.go_offline(&mut st, e))
+    }
+
+    fn delete_segments_below(&self, st: &mut State, doomed: &[i64], new_start: i64) -> Result<()> {
+        let storage = self.storage.as_ref();
+        // The new start is durable before any file goes, so a crash never moves it back.
+        checkpoint::write_offset(storage, &self.dir, LOG_START_OFFSET, new_start)?;
+        st.log_start_offset = new_start;
+        for base in doomed {
+            if let Some(seg) = st.segments.remove(base) {
+                st.dirty.retain(|(_, f)| !Arc::ptr_eq(f, &seg.log));
+                seg.delete_files(storage)?;
+            }
+        }
+        storage.sync_dir(&self.dir).at(&self.dir)?;
+        st.epochs.truncate_from_start(new_start);
+        st.epochs.persist(storage, &self.dir)?;
+        ProducerStateManager::delete_snapshots_below(storage, &self.dir, new_start)?;
+        info!(dir = %self.dir.display(), segments = doomed.len(), log_start_offset = new_start, "retention deleted segments");
+        Ok(())
+    }
+
+    /// One compaction pass over the closed segments (see [`crate::cleaner`]); a no-op unless
+    /// `cleanup.policy` includes `compact`. Reading and rewriting happen outside the state lock;
+    /// each cleaned segment is swapped in under it, unless the segment changed meanwhile
+    /// (retention or truncation removed it), in which case its cleaned copy is discarded.
+    pub fn clean(&self) -> Result<CleanStats> {
+        let (views, params) = {
+            let st = self.read_state();
+            if let Some(reason) = &st.offline {
+                return Err(self.offline_error(reason));
+            }
+            if !st.config.cleanup_policy.compact {
+                return Ok(CleanStats::default());
+            }
+            let closed = st.segments.len().saturating_sub(1);
+            let views: Vec<SegmentView> = st
+                .segments
+                .values()
+                .take(closed)
+                .map(|s| SegmentView {
+                    base_offset: s.base_offset,
+                    log: s.log.clone(),
+                    path: s.log_path.clone(),
+                    size: s.size,
+                })
+                .collect();
+            let params = CleanParams {
+                now_ms: self.clock.now_ms(),
+                delete_retention_ms: st.config.delete_retention_ms,
+                dedupe_buffer_bytes: st.config.cleaner_dedupe_buffer_bytes,
+                max_decompressed_bytes: st.config.max_message_bytes.saturating_mul(64),
+            };
+            (views, params)
+        };
+        let storage = self.storage.as_ref();
+        let (map, covered) = cleaner::build_offset_map(&views, &params)?;
+        if covered == 0 && !views.is_empty() {
+            warn!(dir = %self.dir.display(), "cleaner_dedupe_buffer_bytes is too small for one segment's keys; nothing cleaned");
+        }
+        let mut stats = CleanStats::default();
+        for view in views.iter().take(covered) {
+            let segment_stats = cleaner::clean_segment(storage, &self.dir, view, &map, &params)?;
+            let mut st = self.write_state();
+            let unchanged = st
+                .segments
+                .get(&view.base_offset)
+                .is_some_and(|s| Arc::ptr_eq(&s.log, &view.log) && s.size == view.size);
+            if !unchanged || st.offline.is_some() {
+                cleaner::discard_cleaned(storage, &self.dir, view.base_offset)?;
+                continue;
+            }
+            let swapped = self.swap_cleaned(&mut st, view.base_offset, params.now_ms);
+            swapped.map_err(|e| self.go_offline(&mut st, e))?;
+            stats.segments_cleaned += 1;
+            stats.records_removed += segment_stats.records_removed;
+            stats.bytes_before += segment_stats.bytes_before;
+            stats.bytes_after += segment_stats.bytes_after;
+        }
+        if stats.segments_cleaned > 0 {
+            info!(dir = %self.dir.display(), ?stats, "cleaned segments");
+        }
+        Ok(stats)
+    }
+
+    fn swap_cleaned(&self, st: &mut State, base: i64, now: i64) -> Result<()> {
+        let storage = self.storage.as_ref();
+        cleaner::swap_in(storage, &self.dir, base)?;
+        let mut seg = Segment::open(storage, &self.dir, base, &st.config, true, now)?;
+        if let Some(t) = seg.recover(&st.config, i64::MIN, |_| {})? {
+            return Err(Error::corrupt(&seg.log_path, format!("cleaned segment is invalid: {}", t.reason)));
+        }
+        seg.seal()?;
+        st.segments.insert(base, seg);
+        Ok(())
+    }
+
+    /// Drop idle idempotent-producer state (`producer.id.expiration.ms`).
+    pub fn expire_producers(&self) {
+        let now = self.clock.now_ms();
+        self.write_state().producers.expire(now);
+    }
+
+    /// Close cleanly: flush, seal the indexes, snapshot producer state at the log end, write the
+    /// checkpoints, and leave the clean-shutdown marker so the next open skips recovery.
+    pub fn close(self) -> Result<()> {
+        self.flush_until(i64::MAX)?;
+        let mut st = self.write_state();
+        if let Some(reason) = &st.offline {
+            return Err(self.offline_error(reason));
+        }
+        let storage = self.storage.as_ref();
+        let end = st.log_end_offset;
+        if let Some(active) = st.segments.values_mut().next_back() {
+            active.seal()?;
+            active.log.sync_data().at(&active.log_path)?;
+        }
+        st.producers.write_snapshot(storage, &self.dir, end)?;
+        st.epochs.persist(storage, &self.dir)?;
+        checkpoint::write_offset(storage, &self.dir, LOG_START_OFFSET, st.log_start_offset)?;
+        checkpoint::write_offset(storage, &self.dir, RECOVERY_POINT, end)?;
+        crate::storage::write_atomically(storage, &self.dir.join(CLEAN_SHUTDOWN), b"")
+            .at(&self.dir)?;
+        Ok(())
+    }
+}
+
+struct FlushPass {
+    target: i64,
+    truncations: u64,
+    recovery_point: Option<i64>,
+}
+
+/// Validate a producer's record set: one or more whole batches, each within `max.message.bytes`,
+/// with a valid CRC, and with well-formed records when uncompressed.
+fn validate_client_batches(
+    records: &Bytes,
+    max_message_bytes: usize,
+    max_decompressed: usize,
+) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    for batch in batch::split_batches(records) {
+        let batch = batch?;
+        if batch.total_size() > max_message_bytes {
+            return Err(Error::BatchTooLarge {
+                size: batch.total_size(),
+                max: max_message_bytes,
+            });
+        }
+        if batch.header().compression()? == batch::Compression::None {
+            batch.validate_client_records(max_decompressed)?;
+        }
+        batches.push(batch);
+    }
+    if batches.is_empty() {
+        return Err(batch::BatchError::InvalidClientBatch("the record set holds no batch").into());
+    }
+    Ok(batches)
+}
+
+/// The length of the prefix of `buf` made of whole batches.
+fn whole_batches_len(buf: &[u8]) -> usize {
+    let mut position = 0;
+    while let Some((_, length)) = BatchHeader::peek_offset_and_length(&buf[position..]) {
+        let size = batch::LOG_OVERHEAD + length.max(0) as usize;
+        if position + size > buf.len() {
+            break;
+        }
+        position += size;
+    }
+    position
+}
+
+/// Validate a segment batch by batch (cutting it at the first invalid batch) and note the leader
+/// epochs it holds. Returns whether the segment was cut, in which case later segments must go.
+fn recover_segment(
+    seg: &mut Segment,
+    config: &LogConfig,
+    prev_next_offset: Option<i64>,
+    epochs: &mut LeaderEpochCache,
+    report: &mut RecoveryReport,
+) -> Result<bool> {
+    let before = seg.log.len().at(&seg.log_path)?;
+    let mut new_epochs = Vec::new();
+    let truncation = seg.recover(config, prev_next_offset.unwrap_or(i64::MIN), |h| {
+        if h.partition_leader_epoch >= 0 {
+            new_epochs.push((h.partition_leader_epoch, h.base_offset));
+        }
+    })?;
+    for (epoch, offset) in new_epochs {
+        if epochs.latest_epoch().is_none_or(|latest| epoch > latest) {
+            epochs.assign(epoch, offset)?;
+        }
+    }
+    match truncation {
+        Some(t) => {
+            report.bytes_truncated += before - t.position;
+            warn!(
+                file = %seg.log_path.display(),
+                position = t.position,
+                reason = %t.reason,
+                bytes_truncated = before - t.position,
+                "invalid batch in the log: truncating the segment at the last valid batch and deleting the segments after it"
+            );
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Producer state at the log end: the latest snapshot at or below it, plus the batch headers
+/// after the snapshot, replayed.
+fn load_producer_state(st: &mut State, storage: &dyn Storage, dir: &Path) -> Result<()> {
+    let end = st.log_end_offset;
+    ProducerStateManager::delete_snapshots_above(storage, dir, end)?;
+    let snapshot = ProducerStateManager::latest_snapshot_at_or_below(storage, dir, end)?;
+    let (mut producers, from) = match snapshot {
+        Some(offset) if offset >= st.log_start_offset => (
+            ProducerStateManager::load_snapshot(
+                storage,
+                dir,
+                offset,
+                st.config.producer_id_expiration_ms,
+            )?,
+            offset,
+        ),
+        _ => (
+            ProducerStateManager::new(st.config.producer_id_expiration_ms),
+            st.log_start_offset,
+        ),
+    };
+    let start_base = st.segments.range(..=from).next_back().map_or(i64::MIN, |(b, _)| *b);
+    for seg in st.segments.range(start_base..).map(|(_, s)| s) {
+        let Some((mut position, _)) = seg.find_batch(from)? else {
+            continue;
+        };
+        while let Some(header) = seg.header_at(position)? {
+            if header.base_offset >= from {
+                producers.replay(&header);
+            }
+            position += header.total_size() as u64;
+        }
+    }
+    st.producers = producers;
+    Ok(())
+}
+
+/// Delete temporary files of interrupted checkpoint writes and index files without a log.
+fn remove_leftovers(storage: &dyn Storage, dir: &Path, names: &[String]) -> Result<()> {
+    let logs: std::collections::HashSet<i64> = names
+        .iter()
+        .filter_map(|n| segment::parse_base_offset(n, LOG_SUFFIX))
+        .collect();
+    for name in names {
+        let orphan_index = [segment::INDEX_SUFFIX, segment::TIME_INDEX_SUFFIX]
+            .iter()
+            .any(|suffix| {
+                segment::parse_base_offset(name, suffix).is_some_and(|b| !logs.contains(&b))
+            });
+        if name.ends_with(".tmp") || name.ends_with(cleaner::CLEANED_SUFFIX) || orphan_index {
+            let path = dir.join(name);
+            storage.remove_file(&path).at(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove a segment's three files (those that exist).
+fn delete_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> Result<()> {
+    for suffix in [LOG_SUFFIX, segment::INDEX_SUFFIX, segment::TIME_INDEX_SUFFIX] {
+        let path = segment::segment_path(dir, base, suffix);
+        match storage.remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(())
+}
