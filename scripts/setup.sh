@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine (with a Rust toolchain) lacks to build and test fastdata.
+#
+#   bash scripts/setup.sh          what building and running needs
+#   bash scripts/setup.sh --test   also what the test command needs (cargo-fuzz)
+#
+# Idempotent: each package is checked with `dpkg -s` and apt-get runs (update once, then install)
+# only if something is missing. Uses sudo when not run as root. Safe without a terminal (CI).
+set -euo pipefail
+
+test_mode=0
+for arg in "$@"; do
+    case "$arg" in
+        --test) test_mode=1 ;;
+        -h | --help)
+            sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "setup.sh: unknown argument: $arg (try --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+say() { printf 'setup: %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found; install a Rust toolchain first (https://rustup.rs)" >&2
+    exit 1
+fi
+
+# System packages: a C toolchain and pkg-config for -sys crates; clang and libclang-dev for the
+# RocksDB bindings (bindgen) that the store will use.
+packages=(build-essential pkg-config clang libclang-dev)
+
+if command -v dpkg >/dev/null 2>&1; then
+    missing=()
+    for pkg in "${packages[@]}"; do
+        if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    if ((${#missing[@]} > 0)); then
+        sudo=()
+        if [[ "$(id -u)" != 0 ]]; then
+            if ! command -v sudo >/dev/null 2>&1; then
+                echo "setup: need root to install ${missing[*]}, and sudo is not available" >&2
+                exit 1
+            fi
+            sudo=(sudo)
+        fi
+        say "installing ${missing[*]}"
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        say "system packages present (${packages[*]})"
+    fi
+else
+    say "no dpkg: not Debian; make sure these (or your distribution's equivalents) are installed: ${packages[*]}"
+fi
+
+if ((test_mode)); then
+    if cargo fuzz --version >/dev/null 2>&1; then
+        say "$(cargo fuzz --version) present"
+    else
+        # Another `cargo install cargo-fuzz` may be under way (a first setup in another shell):
+        # wait for it rather than build it twice.
+        while pgrep -f 'cargo install cargo-fuzz' >/dev/null 2>&1; do
+            say "waiting for a running 'cargo install cargo-fuzz' to finish"
+            sleep 10
+        done
+        if ! cargo fuzz --version >/dev/null 2>&1; then
+            say "installing cargo-fuzz into ~/.cargo/bin (takes a few minutes)"
+            # Its own temporary target dir: not the workspace's shared one.
+            env -u CARGO_TARGET_DIR cargo install cargo-fuzz --locked
+        fi
+        say "$(cargo fuzz --version) present"
+    fi
+fi

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# THE test command: what `.ci/run` calls and what passes before anything is merged.
+#
+#   1. setup:  installs what the machine lacks (scripts/setup.sh --test)
+#   2. build:  the `fastdata` binary, first, and exports FASTDATA_BIN so every end-to-end test
+#              runs exactly this binary (see tests/src/bin.rs)
+#   3. tests:  `cargo test --workspace --all-targets` (libraries, binaries, integration tests, and
+#              criterion benches in test mode under the test profile: each bench runs once), then
+#              the doc tests (`--all-targets` leaves them out)
+#   4. fuzz:   a bounded run (60 s) of the record-batch decoding fuzz target
+#
+# The Cargo target dir lives outside the clone (default ~/.cache/fastdata-target) so repeated runs
+# are incremental; the fuzz build has its own (FASTDATA_FUZZ_TARGET_DIR, default
+# ~/.cache/fastdata-fuzz-target) since it builds with different flags. Steps 3 and 4 run even if
+# an earlier one failed; the exit status is non-zero if any step failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fastdata-target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+fuzz_seconds="${FASTDATA_FUZZ_SECONDS:-60}"
+
+failed=()
+timings=()
+section() { printf '\n======== %s ========\n' "$*"; }
+
+# run_step NAME COMMAND...: runs the command, records its duration and whether it failed.
+run_step() {
+    local name="$1" start=$SECONDS status=0
+    shift
+    section "$name"
+    "$@" || status=$?
+    timings+=("$(printf '%-28s %5ss  %s' "$name" $((SECONDS - start)) \
+        "$([[ $status == 0 ]] && echo ok || echo "FAILED ($status)")")")
+    if [[ $status != 0 ]]; then
+        failed+=("$name")
+    fi
+    return 0
+}
+
+summary() {
+    section "summary"
+    printf '%s\n' "${timings[@]}"
+    if ((${#failed[@]} > 0)); then
+        printf '\nFAILED: %s\n' "${failed[*]}"
+        exit 1
+    fi
+    echo
+    echo "all steps passed"
+}
+
+fuzz_smoke() {
+    if [[ ! -d log/fuzz ]]; then
+        echo "!!!!!!!! SKIPPED: log/fuzz does not exist yet, so there is no fuzz target to run !!!!!!!!"
+        return 0
+    fi
+    CARGO_TARGET_DIR="${FASTDATA_FUZZ_TARGET_DIR:-$HOME/.cache/fastdata-fuzz-target}" \
+        RUSTC_BOOTSTRAP=1 \
+        cargo fuzz run batch_decode --fuzz-dir log/fuzz -- "-max_total_time=$fuzz_seconds"
+}
+
+run_step "setup" bash scripts/setup.sh --test
+run_step "build fastdata binary" cargo build -p fastdata-cli
+if ((${#failed[@]} > 0)); then
+    echo "setup or build failed; not running the tests" >&2
+    summary
+fi
+export FASTDATA_BIN="$CARGO_TARGET_DIR/debug/fastdata"
+echo "FASTDATA_BIN=$FASTDATA_BIN"
+
+run_step "cargo test (all targets)" cargo test --workspace --all-targets
+run_step "cargo test (doc tests)" cargo test --workspace --doc
+run_step "fuzz smoke (${fuzz_seconds}s)" fuzz_smoke
+summary
