@@ -83,7 +83,10 @@ fn for_each_batch(view: &SegmentView, mut f: impl FnMut(RecordBatch) -> Result<(
                 format!("batch at byte {position} runs past the segment end"),
             ));
         }
-        let bytes = view.log.read_vec_at(total as usize, position).at(&view.path)?;
+        let bytes = view
+            .log
+            .read_vec_at(total as usize, position)
+            .at(&view.path)?;
         let batch = RecordBatch::validate(Bytes::from(bytes))
             .map_err(|e| Error::corrupt(&view.path, format!("batch at byte {position}: {e}")))?;
         f(batch)?;
@@ -177,7 +180,9 @@ pub(crate) fn clean_segment(
                 Some(batch.bytes().clone())
             } else if needs_horizon {
                 let horizon = params.now_ms.saturating_add(params.delete_retention_ms);
-                Some(batch::encode_batch_with_delete_horizon(&header, &kept, horizon)?)
+                Some(batch::encode_batch_with_delete_horizon(
+                    &header, &kept, horizon,
+                )?)
             } else {
                 Some(batch::encode_batch(&header, &kept)?)
             }

@@ -83,7 +83,10 @@ impl LogConfig {
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |key, detail: String| Err(crate::Error::Config { key, detail });
         if self.segment_bytes < 64 {
-            return bad("segment.bytes", format!("{} is below 64", self.segment_bytes));
+            return bad(
+                "segment.bytes",
+                format!("{} is below 64", self.segment_bytes),
+            );
         }
         if self.segment_index_bytes < 24 {
             return bad(
@@ -101,7 +104,10 @@ impl LogConfig {
             );
         }
         if self.flush_messages == 0 {
-            return bad("flush.messages", "0 is not allowed (use 1 for every message)".into());
+            return bad(
+                "flush.messages",
+                "0 is not allowed (use 1 for every message)".into(),
+            );
         }
         Ok(())
     }

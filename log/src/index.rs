@@ -282,4 +282,3 @@ impl TimeIndex {
         self.floor_by(|e| e.timestamp < timestamp)
     }
 }
-

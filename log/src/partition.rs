@@ -27,8 +27,8 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use crate::batch::{self, BatchHeader, RecordBatch};
-use crate::cleaner::{self, CleanParams, CleanStats, SegmentView};
 use crate::checkpoint::{self, CLEAN_SHUTDOWN, LOG_START_OFFSET, RECOVERY_POINT};
+use crate::cleaner::{self, CleanParams, CleanStats, SegmentView};
 use crate::clock::Clock;
 use crate::config::LogConfig;
 use crate::epoch::LeaderEpochCache;
@@ -116,7 +116,9 @@ pub struct PartitionLog {
 
 impl std::fmt::Debug for PartitionLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartitionLog").field("dir", &self.dir).finish()
+        f.debug_struct("PartitionLog")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
@@ -173,7 +175,8 @@ impl PartitionLog {
         for &base in &bases {
             let path = segment::segment_path(&dir, base, LOG_SUFFIX);
             if cut {
-                report.bytes_truncated += storage.open(&path, crate::storage::OpenMode::Existing)
+                report.bytes_truncated += storage
+                    .open(&path, crate::storage::OpenMode::Existing)
                     .and_then(|f| f.len())
                     .unwrap_or(0);
                 delete_segment_files(storage.as_ref(), &dir, base)?;
@@ -244,7 +247,11 @@ impl PartitionLog {
         if !clean {
             // What recovery read may still be only in the page cache: make it durable before
             // calling it flushed.
-            for seg in state.segments.values().filter(|s| s.base_offset >= scan_from) {
+            for seg in state
+                .segments
+                .values()
+                .filter(|s| s.base_offset >= scan_from)
+            {
                 seg.log.sync_data().at(&seg.log_path)?;
             }
         }
@@ -342,7 +349,10 @@ impl PartitionLog {
     pub fn append(&self, records: Bytes, leader_epoch: i32) -> Result<AppendInfo> {
         let (max_message_bytes, max_decompressed) = {
             let st = self.read_state();
-            (st.config.max_message_bytes, st.config.max_message_bytes.saturating_mul(64))
+            (
+                st.config.max_message_bytes,
+                st.config.max_message_bytes.saturating_mul(64),
+            )
         };
         let batches = validate_client_batches(&records, max_message_bytes, max_decompressed)?;
         let now = self.clock.now_ms();
@@ -536,7 +546,12 @@ impl PartitionLog {
             file.sync_data().at(path)?;
         }
         let recovery_point = if active_base > recovery_point {
-            checkpoint::write_offset(self.storage.as_ref(), &self.dir, RECOVERY_POINT, active_base)?;
+            checkpoint::write_offset(
+                self.storage.as_ref(),
+                &self.dir,
+                RECOVERY_POINT,
+                active_base,
+            )?;
             Some(active_base)
         } else {
             None
@@ -589,7 +604,11 @@ impl PartitionLog {
                 });
             }
             let upper = max_offset.map_or(st.log_end_offset, |m| m.min(st.log_end_offset));
-            let from = st.segments.range(..=offset).next_back().map_or(i64::MIN, |(b, _)| *b);
+            let from = st
+                .segments
+                .range(..=offset)
+                .next_back()
+                .map_or(i64::MIN, |(b, _)| *b);
             let mut found = None;
             for seg in st.segments.range(from..).map(|(_, s)| s) {
                 if let Some((position, header)) = seg.find_batch(offset)? {
@@ -654,7 +673,9 @@ impl PartitionLog {
             let start = seg
                 .time_index
                 .lookup_below(timestamp)
-                .map_or(seg.base_offset, |e| seg.base_offset + i64::from(e.relative_offset))
+                .map_or(seg.base_offset, |e| {
+                    seg.base_offset + i64::from(e.relative_offset)
+                })
                 .max(st.log_start_offset);
             let Some((mut position, _)) = seg.find_batch(start)? else {
                 continue;
@@ -721,8 +742,10 @@ impl PartitionLog {
             }
             None => {
                 let start = offset.max(0);
-                st.segments
-                    .insert(start, Segment::create(storage, &self.dir, start, &st.config, now)?);
+                st.segments.insert(
+                    start,
+                    Segment::create(storage, &self.dir, start, &st.config, now)?,
+                );
                 st.log_start_offset = start;
                 checkpoint::write_offset(storage, &self.dir, LOG_START_OFFSET, start)?;
                 start
@@ -881,7 +904,10 @@ impl PartitionLog {
         cleaner::swap_in(storage, &self.dir, base)?;
         let mut seg = Segment::open(storage, &self.dir, base, &st.config, true, now)?;
         if let Some(t) = seg.recover(&st.config, i64::MIN, |_| {})? {
-            return Err(Error::corrupt(&seg.log_path, format!("cleaned segment is invalid: {}", t.reason)));
+            return Err(Error::corrupt(
+                &seg.log_path,
+                format!("cleaned segment is invalid: {}", t.reason),
+            ));
         }
         seg.seal()?;
         st.segments.insert(base, seg);
@@ -1022,7 +1048,11 @@ fn load_producer_state(st: &mut State, storage: &dyn Storage, dir: &Path) -> Res
             st.log_start_offset,
         ),
     };
-    let start_base = st.segments.range(..=from).next_back().map_or(i64::MIN, |(b, _)| *b);
+    let start_base = st
+        .segments
+        .range(..=from)
+        .next_back()
+        .map_or(i64::MIN, |(b, _)| *b);
     for seg in st.segments.range(start_base..).map(|(_, s)| s) {
         let Some((mut position, _)) = seg.find_batch(from)? else {
             continue;
@@ -1060,7 +1090,11 @@ fn remove_leftovers(storage: &dyn Storage, dir: &Path, names: &[String]) -> Resu
 
 /// Remove a segment's three files (those that exist).
 fn delete_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> Result<()> {
-    for suffix in [LOG_SUFFIX, segment::INDEX_SUFFIX, segment::TIME_INDEX_SUFFIX] {
+    for suffix in [
+        LOG_SUFFIX,
+        segment::INDEX_SUFFIX,
+        segment::TIME_INDEX_SUFFIX,
+    ] {
         let path = segment::segment_path(dir, base, suffix);
         match storage.remove_file(&path) {
             Ok(()) => {}

@@ -169,16 +169,24 @@ impl Segment {
             return Ok(None);
         }
         let mut buf = [0u8; HEADER_LEN];
-        self.log.read_exact_at(&mut buf, position).at(&self.log_path)?;
+        self.log
+            .read_exact_at(&mut buf, position)
+            .at(&self.log_path)?;
         let header = BatchHeader::parse(&buf).map_err(|e| {
-            Error::corrupt(&self.log_path, format!("batch header at byte {position}: {e}"))
+            Error::corrupt(
+                &self.log_path,
+                format!("batch header at byte {position}: {e}"),
+            )
         })?;
         if header.batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32
             || position + header.total_size() as u64 > self.size
         {
             return Err(Error::corrupt(
                 &self.log_path,
-                format!("batch at byte {position} has impossible length {}", header.batch_length),
+                format!(
+                    "batch at byte {position} has impossible length {}",
+                    header.batch_length
+                ),
             ));
         }
         Ok(Some(header))
@@ -327,7 +335,9 @@ impl Segment {
     ) -> std::result::Result<BatchHeader, String> {
         let remaining = file_len - position;
         if remaining < HEADER_LEN as u64 {
-            return Err(format!("{remaining} trailing bytes, less than a batch header"));
+            return Err(format!(
+                "{remaining} trailing bytes, less than a batch header"
+            ));
         }
         let mut head = [0u8; HEADER_LEN];
         self.log
@@ -339,7 +349,9 @@ impl Segment {
             return Err(format!("impossible batch length {}", header.batch_length));
         }
         if total as u64 > remaining {
-            return Err(format!("batch of {total} bytes but only {remaining} remain (torn write)"));
+            return Err(format!(
+                "batch of {total} bytes but only {remaining} remain (torn write)"
+            ));
         }
         if header.base_offset < expected_offset {
             return Err(format!(
@@ -348,7 +360,10 @@ impl Segment {
             ));
         }
         if header.last_offset() - self.base_offset > i64::from(u32::MAX) {
-            return Err(format!("offset {} does not fit the segment", header.last_offset()));
+            return Err(format!(
+                "offset {} does not fit the segment",
+                header.last_offset()
+            ));
         }
         let bytes = self
             .read_bytes(position, total)
@@ -365,7 +380,8 @@ impl Segment {
         for i in 0..self.offset_index.len() {
             let entry = self.offset_index.entry(i);
             match self.header_at(u64::from(entry.position)) {
-                Ok(Some(h)) if h.base_offset == self.base_offset + i64::from(entry.relative_offset) => {}
+                Ok(Some(h))
+                    if h.base_offset == self.base_offset + i64::from(entry.relative_offset) => {}
                 _ => return false,
             }
         }
@@ -407,7 +423,8 @@ impl Segment {
 
     /// Make a sealed segment appendable again (after a truncation removed the segments after it).
     pub fn unseal(&mut self, config: &LogConfig) -> Result<()> {
-        self.offset_index.reopen_writable(config.segment_index_bytes)?;
+        self.offset_index
+            .reopen_writable(config.segment_index_bytes)?;
         self.time_index.reopen_writable(config.segment_index_bytes)
     }
 

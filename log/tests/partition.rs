@@ -1,0 +1,664 @@
+//! The partition log's behaviour as a user of the engine sees it: offsets, reads, rolls, clean
+//! reopen, truncation, retention, reads by time, idempotence, leader epochs, group commit,
+//! compaction, and refusing bad input.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fastdata_log::batch::{split_batches, BatchBuilder, Compression};
+use fastdata_log::storage::{
+    MappedFile, OpenMode, PowerLoss, RealStorage, SimStorage, Storage, StorageFile,
+};
+use fastdata_log::{CleanupPolicy, Error, LogConfig, ManualClock, PartitionLog};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn batch(first: u32, count: u32, ts: i64) -> Bytes {
+    let mut b = BatchBuilder::new(Compression::None);
+    for i in first..first + count {
+        let key = format!("k{}", i % 7);
+        let value = format!("value-{i}");
+        b.append(ts, Some(key.as_bytes()), Some(value.as_bytes()), &[]);
+    }
+    b.build().expect("batch")
+}
+
+fn keyed(ts: i64, records: &[(&str, Option<&str>)]) -> Bytes {
+    let mut b = BatchBuilder::new(Compression::None);
+    for (k, v) in records {
+        b.append(ts, Some(k.as_bytes()), v.map(str::as_bytes), &[]);
+    }
+    b.build().expect("batch")
+}
+
+fn small_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1024,
+        segment_index_bytes: 4096,
+        index_interval_bytes: 256,
+        ..LogConfig::default()
+    }
+}
+
+fn open_sim(storage: &SimStorage, config: LogConfig, clock: &Arc<ManualClock>) -> PartitionLog {
+    PartitionLog::open(
+        "/data/t-0",
+        config,
+        Arc::new(storage.clone()),
+        clock.clone(),
+    )
+    .expect("open")
+}
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(T0))
+}
+
+/// Every (offset, key, value) readable from `from` to the log end, following segments.
+fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
+    let mut out = Vec::new();
+    let mut next = from;
+    while next < log.log_end_offset() {
+        let result = log.read(next, 1 << 20, None, true).expect("read");
+        if result.records.is_empty() {
+            break;
+        }
+        for batch in split_batches(&result.records) {
+            let batch = batch.expect("valid batch");
+            let base = batch.header().base_offset;
+            for r in batch.records(1 << 20).expect("records") {
+                let offset = r.offset(base);
+                if offset >= next {
+                    out.push((offset, r.key.clone(), r.value.clone()));
+                }
+            }
+            next = batch.header().next_offset();
+        }
+    }
+    out
+}
+
+fn value_at(log: &PartitionLog, offset: i64) -> Option<Bytes> {
+    read_all(log, log.log_start_offset())
+        .into_iter()
+        .find(|(o, _, _)| *o == offset)
+        .and_then(|(_, _, v)| v)
+}
+
+#[test]
+fn appends_get_dense_offsets_and_read_back_unchanged() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let a = log.append(batch(0, 3, T0), 0).expect("append");
+    let b = log.append(batch(3, 2, T0), 0).expect("append");
+    assert_eq!((a.first_offset, a.last_offset), (0, 2));
+    assert_eq!((b.first_offset, b.last_offset), (3, 4));
+    assert_eq!(log.log_end_offset(), 5);
+    let records = read_all(&log, 0);
+    let offsets: Vec<i64> = records.iter().map(|r| r.0).collect();
+    assert_eq!(offsets, vec![0, 1, 2, 3, 4]);
+    assert_eq!(records[4].2.as_deref(), Some(&b"value-4"[..]));
+    // The stored batch is the producer's bytes with only base offset and epoch stamped.
+    let stored = log.read(3, 1 << 20, None, true).expect("read").records;
+    let sent = batch(3, 2, T0);
+    assert_eq!(&stored[17..], &sent[17..]);
+    assert_eq!(&stored[0..8], &3i64.to_be_bytes());
+}
+
+#[test]
+fn reads_honour_max_bytes_high_watermark_and_kip74() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let sizes: Vec<usize> = (0..4)
+        .map(|i| {
+            let b = batch(i * 5, 5, T0);
+            log.append(b.clone(), 0).expect("append");
+            b.len()
+        })
+        .collect();
+    // Two whole batches fit; a partial third is not returned.
+    let r = log
+        .read(0, sizes[0] + sizes[1] + 10, None, false)
+        .expect("read");
+    assert_eq!(r.records.len(), sizes[0] + sizes[1]);
+    // A read from inside a batch starts at that batch.
+    let r = log.read(7, 1 << 20, None, false).expect("read");
+    assert_eq!(
+        split_batches(&r.records)
+            .next()
+            .expect("one")
+            .expect("ok")
+            .header()
+            .base_offset,
+        5
+    );
+    // Too small for one batch: nothing, unless min_one_batch (KIP-74).
+    assert!(log
+        .read(0, 10, None, false)
+        .expect("read")
+        .records
+        .is_empty());
+    assert_eq!(
+        log.read(0, 10, None, true).expect("read").records.len(),
+        sizes[0]
+    );
+    // Never past the high watermark.
+    let r = log.read(0, 1 << 20, Some(10), false).expect("read");
+    assert_eq!(r.records.len(), sizes[0] + sizes[1]);
+    assert!(log
+        .read(10, 1 << 20, Some(10), false)
+        .expect("read")
+        .records
+        .is_empty());
+    // At the log end: empty; past it or below the start: out of range.
+    assert!(log
+        .read(20, 1 << 20, None, true)
+        .expect("read")
+        .records
+        .is_empty());
+    assert!(matches!(
+        log.read(21, 100, None, true),
+        Err(Error::OffsetOutOfRange {
+            offset: 21,
+            log_end_offset: 20,
+            ..
+        })
+    ));
+    assert!(matches!(
+        log.read(-1, 100, None, true),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn segments_roll_by_size_and_a_clean_reopen_skips_recovery() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, small_config(), &clock);
+    for i in 0..60 {
+        log.append(batch(i * 4, 4, T0 + i64::from(i)), 0)
+            .expect("append");
+    }
+    assert!(log.segment_count() > 5, "segments: {}", log.segment_count());
+    let before = read_all(&log, 0);
+    assert_eq!(before.len(), 240);
+    log.close().expect("close");
+    let log = open_sim(&storage, small_config(), &clock);
+    let report = log.recovery_report().clone();
+    assert!(report.clean);
+    assert_eq!(report.segments_scanned, 0);
+    assert_eq!(log.log_end_offset(), 240);
+    assert_eq!(read_all(&log, 0), before);
+    assert_eq!(
+        log.append(batch(0, 1, T0), 0).expect("append").first_offset,
+        240
+    );
+}
+
+#[test]
+fn segments_roll_by_age() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let config = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
+    let log = open_sim(&storage, config, &clock);
+    log.append(batch(0, 1, T0), 0).expect("append");
+    log.append(batch(1, 1, T0), 0).expect("append");
+    assert_eq!(log.segment_count(), 1);
+    clock.advance(1000);
+    log.append(batch(2, 1, T0), 0).expect("append");
+    assert_eq!(log.segment_count(), 2);
+}
+
+#[test]
+fn truncation_removes_the_tail_durably_and_appends_continue() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, small_config(), &clock);
+    for i in 0..40 {
+        log.append(batch(i * 3, 3, T0), 0).expect("append");
+    }
+    let segments = log.segment_count();
+    // 50 is inside the batch 48..=50: the whole batch goes.
+    assert_eq!(log.truncate_to(50).expect("truncate"), 48);
+    assert_eq!(log.log_end_offset(), 48);
+    assert!(log.segment_count() < segments);
+    assert_eq!(log.flushed_offset(), 48);
+    assert_eq!(
+        log.append(batch(1000, 2, T0), 0)
+            .expect("append")
+            .first_offset,
+        48
+    );
+    assert_eq!(value_at(&log, 48).as_deref(), Some(&b"value-1000"[..]));
+    // The truncation was durable: a power cut does not bring back the old tail.
+    log.flush_until(50).expect("flush");
+    drop(log);
+    storage.power_loss(PowerLoss::DropUnsynced);
+    let log = open_sim(&storage, small_config(), &clock);
+    assert_eq!(log.log_end_offset(), 50);
+    assert_eq!(value_at(&log, 49).as_deref(), Some(&b"value-1001"[..]));
+    // Truncating below the first segment empties the log and restarts it there.
+    assert_eq!(log.truncate_to(0).expect("truncate"), 0);
+    assert_eq!(log.log_end_offset(), 0);
+    assert!(read_all(&log, 0).is_empty());
+}
+
+#[test]
+fn retention_deletes_whole_closed_segments_by_size_and_by_age() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let config = LogConfig {
+        retention_bytes: 4096,
+        retention_ms: 60_000,
+        ..small_config()
+    };
+    let log = open_sim(&storage, config, &clock);
+    for i in 0..60 {
+        log.append(batch(i * 4, 4, T0), 0).expect("append");
+    }
+    let size_before = log.size_bytes();
+    let deleted = log.delete_old_segments().expect("retention");
+    assert!(deleted > 0);
+    assert!(log.size_bytes() >= 4096 - 1024 && log.size_bytes() < size_before);
+    let start = log.log_start_offset();
+    assert!(start > 0);
+    assert!(matches!(
+        log.read(0, 100, None, true),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(read_all(&log, start).first().map(|r| r.0), Some(start));
+    // By age: everything closed is older than retention.ms; the active segment stays.
+    clock.advance(120_000);
+    log.delete_old_segments().expect("retention");
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(log.log_end_offset(), 240);
+    // The log start survives a reopen.
+    let start = log.log_start_offset();
+    log.close().expect("close");
+    let log = open_sim(&storage, small_config(), &clock);
+    assert_eq!(log.log_start_offset(), start);
+}
+
+#[test]
+fn offsets_are_found_by_timestamp() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, small_config(), &clock);
+    for i in 0..50i64 {
+        let mut b = BatchBuilder::new(Compression::Lz4);
+        b.append(T0 + i * 10, Some(b"k"), Some(b"a"), &[]);
+        b.append(T0 + i * 10 + 5, Some(b"k"), Some(b"b"), &[]);
+        log.append(b.build().expect("batch"), 0).expect("append");
+    }
+    assert_eq!(log.offset_for_timestamp(T0).expect("lookup"), Some((0, T0)));
+    assert_eq!(
+        log.offset_for_timestamp(T0 + 203).expect("lookup"),
+        Some((41, T0 + 205))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(T0 + 210).expect("lookup"),
+        Some((42, T0 + 210))
+    );
+    assert_eq!(log.offset_for_timestamp(T0 + 10_000).expect("lookup"), None);
+}
+
+#[test]
+fn idempotent_producer_duplicates_gaps_and_fencing_survive_reopen() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let producer = |epoch: i16, seq: i32, n: u32| {
+        let mut b = BatchBuilder::new(Compression::None).producer(42, epoch, seq);
+        for i in 0..n {
+            b.append(T0, Some(b"k"), Some(format!("v{seq}-{i}").as_bytes()), &[]);
+        }
+        b.build().expect("batch")
+    };
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let first = log.append(producer(0, 0, 3), 0).expect("append");
+    log.append(producer(0, 3, 2), 0).expect("append");
+    let dup = log.append(producer(0, 0, 3), 0).expect("duplicate");
+    assert!(dup.duplicate);
+    assert_eq!(
+        (dup.first_offset, dup.last_offset),
+        (first.first_offset, first.last_offset)
+    );
+    assert_eq!(log.log_end_offset(), 5, "a duplicate is not stored twice");
+    log.close().expect("close");
+
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    assert!(
+        log.append(producer(0, 3, 2), 0)
+            .expect("duplicate after reopen")
+            .duplicate
+    );
+    assert!(matches!(
+        log.append(producer(0, 9, 1), 0),
+        Err(Error::OutOfOrderSequence {
+            expected_sequence: 5,
+            received_sequence: 9,
+            ..
+        })
+    ));
+    log.append(producer(1, 0, 1), 0)
+        .expect("new epoch from zero");
+    assert!(matches!(
+        log.append(producer(0, 5, 1), 0),
+        Err(Error::ProducerFenced { .. })
+    ));
+    // Also after an unclean stop: state is rebuilt from the log.
+    log.flush_until(i64::MAX).expect("flush");
+    drop(log);
+    storage.power_loss(PowerLoss::DropUnsynced);
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    assert!(!log.recovery_report().clean);
+    assert!(log.append(producer(1, 0, 1), 0).expect("dup").duplicate);
+    assert!(matches!(
+        log.append(producer(0, 5, 1), 0),
+        Err(Error::ProducerFenced { .. })
+    ));
+    assert_eq!(log.log_end_offset(), 6);
+}
+
+#[test]
+fn leader_epochs_are_stamped_cached_and_persisted() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    log.append(batch(0, 3, T0), 1).expect("append");
+    log.append(batch(3, 3, T0), 3).expect("append");
+    log.append(batch(6, 3, T0), 3).expect("append");
+    assert!(matches!(
+        log.append(batch(9, 1, T0), 2),
+        Err(Error::StaleLeaderEpoch {
+            epoch: 2,
+            latest_epoch: 3
+        })
+    ));
+    let stored = log.read(3, 1 << 20, None, true).expect("read").records;
+    assert_eq!(&stored[12..16], &3i32.to_be_bytes());
+    assert_eq!(log.end_offset_for_epoch(1), (1, 3));
+    assert_eq!(log.end_offset_for_epoch(3), (3, 9));
+    log.close().expect("close");
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    assert_eq!(log.end_offset_for_epoch(1), (1, 3));
+    assert_eq!(log.latest_epoch(), Some(3));
+    log.truncate_to(3).expect("truncate");
+    assert_eq!(log.latest_epoch(), Some(1));
+}
+
+/// A real filesystem that counts fdatasyncs.
+#[derive(Default)]
+struct CountingStorage {
+    syncs: Arc<AtomicUsize>,
+}
+
+struct CountingFile {
+    inner: Arc<dyn StorageFile>,
+    syncs: Arc<AtomicUsize>,
+}
+
+impl Storage for CountingStorage {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
+        Ok(Arc::new(CountingFile {
+            inner: RealStorage.open(path, mode)?,
+            syncs: self.syncs.clone(),
+        }))
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        RealStorage.create_dir_all(path)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        RealStorage.list_dir(dir)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        RealStorage.exists(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        RealStorage.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        RealStorage.remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        RealStorage.sync_dir(dir)
+    }
+}
+
+impl StorageFile for CountingFile {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.inner.read_exact_at(buf, offset)
+    }
+    fn write_all_vectored_at(&self, bufs: &[io::IoSlice<'_>], offset: u64) -> io::Result<()> {
+        self.inner.write_all_vectored_at(bufs, offset)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sync_data()
+    }
+    fn map(&self, len: usize) -> io::Result<Box<dyn MappedFile>> {
+        self.inner.map(len)
+    }
+}
+
+#[test]
+fn concurrent_appenders_share_fsyncs_and_each_is_durable_when_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Arc::new(CountingStorage::default());
+    let syncs = storage.syncs.clone();
+    let log = Arc::new(
+        PartitionLog::open(
+            dir.path(),
+            LogConfig::default(),
+            storage,
+            Arc::new(ManualClock::new(T0)),
+        )
+        .expect("open"),
+    );
+    let before = syncs.load(Ordering::SeqCst);
+    let threads = 8;
+    let per_thread = 40;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let log = log.clone();
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let info = log.append(batch(t * 1000 + i, 2, T0), 0).expect("append");
+                    let flushed = log.flush_until(info.last_offset + 1).expect("flush");
+                    assert!(flushed > info.last_offset, "acknowledged before durable");
+                }
+            });
+        }
+    });
+    let used = syncs.load(Ordering::SeqCst) - before;
+    let appends = (threads * per_thread) as usize;
+    assert_eq!(log.log_end_offset(), appends as i64 * 2);
+    assert!(
+        used < appends,
+        "{used} fdatasyncs for {appends} appends: no group commit"
+    );
+}
+
+#[test]
+fn flush_messages_policy_makes_each_append_durable_before_it_returns() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let config = LogConfig {
+        flush_messages: 1,
+        ..LogConfig::default()
+    };
+    let log = open_sim(&storage, config.clone(), &clock);
+    for i in 0..10 {
+        log.append(batch(i, 1, T0), 0).expect("append");
+        assert_eq!(log.flushed_offset(), i64::from(i) + 1);
+    }
+    drop(log);
+    storage.power_loss(PowerLoss::DropUnsynced);
+    assert_eq!(open_sim(&storage, config, &clock).log_end_offset(), 10);
+}
+
+#[test]
+fn flush_ms_policy_flushes_once_due() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let config = LogConfig {
+        flush_ms: 1000,
+        ..LogConfig::default()
+    };
+    let log = open_sim(&storage, config, &clock);
+    log.append(batch(0, 1, T0), 0).expect("append");
+    log.flush_if_due().expect("not due");
+    assert_eq!(log.flushed_offset(), 0);
+    clock.advance(1000);
+    log.flush_if_due().expect("due");
+    assert_eq!(log.flushed_offset(), 1);
+}
+
+#[test]
+fn an_fsync_error_takes_the_log_offline() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    log.append(batch(0, 1, T0), 0).expect("append");
+    storage
+        .inject_sync_error(Path::new("/data/t-0/00000000000000000000.log"))
+        .expect("inject");
+    assert!(matches!(log.flush_until(1), Err(Error::Io { .. })));
+    assert!(matches!(
+        log.append(batch(1, 1, T0), 0),
+        Err(Error::LogOffline { .. })
+    ));
+    assert!(matches!(log.flush_until(1), Err(Error::LogOffline { .. })));
+}
+
+#[test]
+fn bad_input_gets_a_typed_error_and_appends_nothing() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let config = LogConfig {
+        max_message_bytes: 1000,
+        ..LogConfig::default()
+    };
+    let log = open_sim(&storage, config, &clock);
+    let good = batch(0, 1, T0);
+    let mut corrupt = good.to_vec();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    assert!(matches!(
+        log.append(Bytes::from(corrupt), 0),
+        Err(Error::InvalidBatch(_))
+    ));
+    assert!(matches!(
+        log.append(good.slice(..good.len() - 3), 0),
+        Err(Error::InvalidBatch(_))
+    ));
+    assert!(matches!(
+        log.append(Bytes::from_static(b"garbage"), 0),
+        Err(Error::InvalidBatch(_))
+    ));
+    assert!(matches!(
+        log.append(Bytes::new(), 0),
+        Err(Error::InvalidBatch(_))
+    ));
+    let big = {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(T0, None, Some(&[7u8; 2000]), &[]);
+        b.build().expect("batch")
+    };
+    assert!(matches!(
+        log.append(big, 0),
+        Err(Error::BatchTooLarge { max: 1000, .. })
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+    log.append(good, 0).expect("a valid batch still goes in");
+}
+
+#[test]
+fn compaction_keeps_the_newest_value_per_key_and_expires_tombstones() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        delete_retention_ms: 10_000,
+        segment_ms: 1000,
+        ..small_config()
+    };
+    let log = open_sim(&storage, config.clone(), &clock);
+    let mut newest = std::collections::BTreeMap::new();
+    for round in 0..30 {
+        let key = format!("key{}", round % 5);
+        let value = format!("v{round}");
+        let info = log
+            .append(keyed(T0, &[(&key, Some(&value))]), 0)
+            .expect("append");
+        newest.insert(key, (info.first_offset, Some(value)));
+    }
+    let deleted = log
+        .append(keyed(T0, &[("key3", None)]), 0)
+        .expect("tombstone");
+    newest.insert("key3".into(), (deleted.first_offset, None));
+    for i in 0..10 {
+        log.append(keyed(T0, &[("filler", Some(&format!("f{i}")))]), 0)
+            .expect("append");
+        newest.insert(
+            "filler".into(),
+            (log.log_end_offset() - 1, Some(format!("f{i}"))),
+        );
+    }
+    // Let the active segment age out, so the next append rolls and leaves everything before it
+    // in closed segments.
+    clock.advance(1000);
+    log.append(keyed(T0, &[("last", Some("l"))]), 0)
+        .expect("append");
+    newest.insert("last".into(), (log.log_end_offset() - 1, Some("l".into())));
+    let stats = log.clean().expect("clean");
+    assert!(stats.records_removed > 0);
+    assert!(stats.bytes_after < stats.bytes_before);
+    let active_start = log.log_end_offset() - 1;
+    let records = read_all(&log, 0);
+    let offsets: Vec<i64> = records.iter().map(|r| r.0).collect();
+    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "offset order kept");
+    for (offset, key, value) in &records {
+        let key = String::from_utf8(key.clone().expect("key").to_vec()).expect("utf8");
+        let (newest_offset, newest_value) = &newest[&key];
+        if *offset < active_start {
+            assert_eq!(offset, newest_offset, "{key} at {offset} was superseded");
+        }
+        if offset == newest_offset {
+            assert_eq!(value.as_deref(), newest_value.as_deref().map(str::as_bytes));
+        }
+    }
+    // The tombstone is still there (within delete.retention.ms) ...
+    assert!(records
+        .iter()
+        .any(|r| r.0 == deleted.first_offset && r.2.is_none()));
+    // ... and survives a reopen, then goes once the horizon passes.
+    log.close().expect("close");
+    let log = open_sim(&storage, config, &clock);
+    clock.advance(10_001);
+    log.clean().expect("clean");
+    let records = read_all(&log, 0);
+    assert!(
+        !records.iter().any(|r| r.1.as_deref() == Some(&b"key3"[..])),
+        "expired tombstone and its key are gone"
+    );
+    for key in ["key0", "key1", "key2", "key4"] {
+        let (offset, value) = &newest[key];
+        assert!(records
+            .iter()
+            .any(|r| r.0 == *offset && r.2.as_deref() == value.as_deref().map(str::as_bytes)));
+    }
+}
