@@ -171,6 +171,7 @@ impl PartitionLog {
             .unwrap_or(i64::MIN);
         let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();
         let mut cut = false;
+        let mut rebuilt = Vec::new();
         let last_base = bases.last().copied();
         for &base in &bases {
             let path = segment::segment_path(&dir, base, LOG_SUFFIX);
@@ -185,27 +186,35 @@ impl PartitionLog {
             let writable = Some(base) == last_base;
             let mut seg = Segment::open(storage.as_ref(), &dir, base, &config, writable, now)?;
             let prev_next = segments.values().next_back().map(|s| s.next_offset);
-            if clean {
+            let recover = if clean {
                 seg.load_tail()?;
+                false
             } else if base < scan_from {
-                if seg.load_tail().is_err() || !seg.indexes_agree_with_log() {
+                let agree = seg.load_tail().is_ok() && seg.indexes_agree_with_log();
+                if !agree {
                     warn!(dir = %dir.display(), base_offset = base, "index disagrees with the log after an unclean shutdown; rebuilding it");
                     report.indexes_rebuilt += 1;
-                    cut = recover_segment(&mut seg, &config, prev_next, &mut epochs, &mut report)?;
                 }
+                !agree
             } else {
                 report.segments_scanned += 1;
+                true
+            };
+            if recover {
+                if !writable {
+                    // Rebuilding needs room for entries; sealed again below unless it ends the log.
+                    seg.unseal(&config)?;
+                    rebuilt.push(base);
+                }
                 cut = recover_segment(&mut seg, &config, prev_next, &mut epochs, &mut report)?;
-            }
-            if !writable && !cut {
-                seg.offset_index.flush()?;
             }
             segments.insert(base, seg);
         }
-        if cut {
-            // The last kept segment becomes the active one.
-            if let Some(seg) = segments.values_mut().next_back() {
-                seg.unseal(&config)?;
+        // A cut leaves the segment it happened in last, and already writable.
+        let last_kept = segments.keys().next_back().copied();
+        for base in rebuilt.into_iter().filter(|&b| Some(b) != last_kept) {
+            if let Some(seg) = segments.get_mut(&base) {
+                seg.seal()?;
             }
         }
         if segments.is_empty() {
@@ -451,14 +460,19 @@ impl PartitionLog {
     /// trimmed, and producer state is snapshotted at the new base offset.
     fn roll(&self, st: &mut State, now: i64) -> Result<()> {
         let base = st.log_end_offset;
+        let mut old_base = base;
         if let Some(active) = st.segments.values_mut().next_back() {
             active.seal()?;
+            old_base = active.base_offset;
         }
         let seg = Segment::create(self.storage.as_ref(), &self.dir, base, &st.config, now)?;
         st.segments.insert(base, seg);
         // Also makes the new segment's files durable (one directory fsync).
         st.producers
             .write_snapshot(self.storage.as_ref(), &self.dir, base)?;
+        // Older snapshots are only needed to truncate far back; one at or below the previous
+        // segment's base is kept, so the count stays bounded.
+        ProducerStateManager::delete_snapshots_below(self.storage.as_ref(), &self.dir, old_base)?;
         Ok(())
     }
 

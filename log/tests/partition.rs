@@ -662,3 +662,39 @@ fn compaction_keeps_the_newest_value_per_key_and_expires_tombstones() {
             .any(|r| r.0 == *offset && r.2.as_deref() == value.as_deref().map(str::as_bytes)));
     }
 }
+
+#[test]
+fn a_damaged_index_is_rebuilt_from_the_log_after_an_unclean_stop() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, small_config(), &clock);
+    for i in 0..60 {
+        log.append(batch(i * 4, 4, T0 + i64::from(i)), 0)
+            .expect("append");
+    }
+    log.flush_until(i64::MAX).expect("flush");
+    let expected = read_all(&log, 0);
+    drop(log); // no clean close
+               // Point the first segment's first index entry at the wrong place.
+    let index = Path::new("/data/t-0/00000000000000000000.index");
+    for i in 4..8 {
+        storage.corrupt(index, i, 0x11).expect("corrupt");
+    }
+    let log = open_sim(&storage, small_config(), &clock);
+    let report = log.recovery_report().clone();
+    assert!(!report.clean);
+    assert!(report.indexes_rebuilt >= 1, "{report:?}");
+    assert_eq!(report.bytes_truncated, 0);
+    assert_eq!(read_all(&log, 0), expected);
+    for offset in [0, 37, 101, 239] {
+        let first = log
+            .read(offset, 1 << 20, None, false)
+            .expect("read")
+            .records;
+        let header = split_batches(&first)
+            .next()
+            .expect("a batch")
+            .expect("valid");
+        assert!(header.header().base_offset <= offset && offset <= header.header().last_offset());
+    }
+}
