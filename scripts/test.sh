@@ -50,13 +50,12 @@ summary() {
 }
 
 fuzz_smoke() {
-    if [[ ! -d log/fuzz ]]; then
-        echo "!!!!!!!! SKIPPED: log/fuzz does not exist yet, so there is no fuzz target to run !!!!!!!!"
-        return 0
-    fi
+    mkdir -p log/fuzz/corpus/batch_decode
     CARGO_TARGET_DIR="${FASTDATA_FUZZ_TARGET_DIR:-$HOME/.cache/fastdata-fuzz-target}" \
         RUSTC_BOOTSTRAP=1 \
-        cargo fuzz run batch_decode --fuzz-dir log/fuzz -- "-max_total_time=$fuzz_seconds"
+        cargo fuzz run batch_decode --fuzz-dir log/fuzz \
+        log/fuzz/corpus/batch_decode log/fuzz/seeds/batch_decode \
+        -- "-max_total_time=$fuzz_seconds"
 }
 
 run_step "setup" bash scripts/setup.sh --test

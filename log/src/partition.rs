@@ -268,7 +268,7 @@ impl PartitionLog {
             storage.remove_file(&dir.join(CLEAN_SHUTDOWN)).at(&dir)?;
         }
         storage.sync_dir(&dir).at(&dir)?;
-        if !clean {
+        if !clean && !bases.is_empty() {
             info!(dir = %dir.display(), log_end_offset, ?report, "recovered partition log after an unclean shutdown");
         }
         Ok(PartitionLog {
@@ -462,6 +462,9 @@ impl PartitionLog {
         let base = st.log_end_offset;
         let mut old_base = base;
         if let Some(active) = st.segments.values_mut().next_back() {
+            // Durable before the next segment can be: otherwise a power cut could keep the new
+            // segment and lose the old one's tail, leaving a hole no recovery scan would notice.
+            active.log.sync_data().at(&active.log_path)?;
             active.seal()?;
             old_base = active.base_offset;
         }
@@ -747,6 +750,9 @@ impl PartitionLog {
                 seg.delete_files(storage)?;
             }
         }
+        // The removals are durable before the kept segment is cut, so a crash at any point leaves
+        // a prefix of the old log, never a cut segment followed by resurrected ones.
+        storage.sync_dir(&self.dir).at(&self.dir)?;
         let new_end = match st.segments.values_mut().next_back() {
             Some(seg) => {
                 let end = seg.truncate_to(offset)?;

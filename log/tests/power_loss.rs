@@ -192,9 +192,6 @@ struct Harness {
     serial: u64,
     /// Whether `flush.messages = 1` makes every append's return an acknowledgement.
     append_acks: bool,
-    /// Work around the engine bug of `a_roll_after_the_last_flush_leaves_no_hole`: flush as soon
-    /// as an append rolled a segment, so no cut falls between a roll and the next flush.
-    flush_after_roll: bool,
     power_losses: usize,
     /// Mutating storage operations left before the simulated crash.
     budget: Arc<AtomicI64>,
@@ -218,7 +215,6 @@ impl Harness {
             producers: HashMap::new(),
             serial: 0,
             append_acks,
-            flush_after_roll: false,
             power_losses: 0,
             budget,
             crashes: 0,
@@ -246,10 +242,7 @@ impl Harness {
             .collect()
     }
 
-    fn after_append(&mut self, segments_before: usize) {
-        if self.flush_after_roll && self.log().segment_count() > segments_before {
-            self.flush(None);
-        }
+    fn after_append(&mut self) {
         if self.append_acks {
             self.acked = self.model.leo;
             assert_eq!(
@@ -273,10 +266,9 @@ impl Harness {
             ));
         }
         let request = Bytes::from(request);
-        let segments = self.log().segment_count();
         let info = self.log().append(request.clone(), 0).expect("append");
         self.model.append(&request, &info);
-        self.after_append(segments);
+        self.after_append();
     }
 
     fn clock_ms(&self) -> i64 {
@@ -297,7 +289,6 @@ impl Harness {
             self.clock_ms(),
             &recs,
         );
-        let segments = self.log().segment_count();
         let info = self
             .log()
             .append(bytes.clone(), 0)
@@ -312,7 +303,7 @@ impl Harness {
                 last_sequence: seq + recs.len() as i32 - 1,
                 offsets: (info.first_offset, info.last_offset),
             });
-        self.after_append(segments);
+        self.after_append();
     }
 
     fn retry(&mut self, producer: usize, pick: u8) {
@@ -321,7 +312,6 @@ impl Harness {
         if !p.lost.is_empty() && (pick % 2 == 0 || retained == 0) {
             // The first lost batch continues the sequence: it is new data again.
             let mut sent = p.lost[0].clone();
-            let segments = self.log().segment_count();
             let info = self
                 .log()
                 .append(sent.bytes.clone(), 0)
@@ -335,7 +325,7 @@ impl Harness {
             let p = self.producers.get_mut(&producer).expect("producer");
             p.lost.remove(0);
             p.in_log.push(sent);
-            self.after_append(segments);
+            self.after_append();
         } else if retained > 0 {
             let sent = &p.in_log[p.in_log.len() - 1 - usize::from(pick) % retained];
             let leo = self.model.leo;
@@ -466,15 +456,6 @@ impl Harness {
     /// append may or may not have reached the log (the model holds it until the cut says), a
     /// truncation may or may not have happened.
     fn crash_in(&mut self, op: &Op, after: u8, cut: Option<u64>) {
-        if self.flush_after_roll && matches!(op, Op::Truncate(_)) {
-            // Engine bug of `a_crash_inside_truncate_to_leaves_no_hole`: not crashed into here.
-            self.run(op);
-            return;
-        }
-        if self.flush_after_roll && matches!(op, Op::Append(_) | Op::Produce { .. }) {
-            // The append may roll: see `flush_after_roll`.
-            self.flush(None);
-        }
         self.budget.store(i64::from(after), Ordering::SeqCst);
         let mut may_be_clean = false;
         let crashed = match op {
@@ -491,12 +472,11 @@ impl Harness {
                     ));
                 }
                 let request = Bytes::from(request);
-                let segments = self.log().segment_count();
                 match self.log().append(request.clone(), 0) {
                     Ok(info) => {
                         self.model.append(&request, &info);
                         self.budget.store(NO_CRASH, Ordering::SeqCst);
-                        self.after_append(segments);
+                        self.after_append();
                         false
                     }
                     Err(_) => {
@@ -519,7 +499,6 @@ impl Harness {
                     self.clock_ms(),
                     &recs,
                 );
-                let segments = self.log().segment_count();
                 let result = self.log().append(bytes.clone(), 0);
                 let crashed = result.is_err();
                 let info = result.unwrap_or_else(|_| self.in_flight(&bytes));
@@ -535,7 +514,7 @@ impl Harness {
                     });
                 if !crashed {
                     self.budget.store(NO_CRASH, Ordering::SeqCst);
-                    self.after_append(segments);
+                    self.after_append();
                 }
                 crashed
             }
@@ -651,30 +630,11 @@ proptest! {
     /// Every offset a `flush_until` acknowledged survives each cut; the log reads back exactly
     /// as written up to its new end, and continues from there.
     #[test]
-    #[ignore = "engine bugs: see a_roll_after_the_last_flush_leaves_no_hole, a_crash_inside_truncate_to_leaves_no_hole"]
     fn acknowledged_data_survives_power_loss(
         ops in prop::collection::vec(op(), 1..120),
         last_cut in prop::option::of(any::<u64>()),
     ) {
         let mut h = Harness::new(small_config());
-        for op in &ops {
-            h.run(op);
-        }
-        h.finish(last_cut);
-    }
-
-    /// The same, except that it steers clear of the two engine bugs found (see
-    /// `a_roll_after_the_last_flush_leaves_no_hole` and `a_crash_inside_truncate_to_leaves_no_hole`):
-    /// the workload flushes right after any append that rolled a segment and before an append it
-    /// crashes into, and does not crash inside `truncate_to`. Everything else stays covered until
-    /// the engine is fixed.
-    #[test]
-    fn acknowledged_data_survives_power_loss_flushing_at_rolls(
-        ops in prop::collection::vec(op(), 1..120),
-        last_cut in prop::option::of(any::<u64>()),
-    ) {
-        let mut h = Harness::new(small_config());
-        h.flush_after_roll = true;
         for op in &ops {
             h.run(op);
         }
@@ -714,9 +674,8 @@ fn plain_batch(serial: u64, records: usize) -> Bytes {
 }
 
 /// Control: with flushing off (Kafka's default policy) nothing is ever synced, and the same cut
-/// does lose the unsynced tail — the assertion the property test makes would fail here. (Within
-/// one segment: across a roll, the engine bug of `a_roll_after_the_last_flush_leaves_no_hole`
-/// applies.)
+/// does lose the unsynced tail — the assertion the property test makes would fail here. (Kept
+/// within one segment: a roll syncs the sealed segment, so across a roll less would be lost.)
 #[test]
 fn control_without_flush_the_unsynced_tail_is_lost() {
     let mut torn_lost_some = false;
@@ -763,13 +722,11 @@ fn control_without_flush_the_unsynced_tail_is_lost() {
     assert!(torn_lost_some, "no torn cut lost anything");
 }
 
-/// Minimal repro of an engine bug: a roll after the last flush, then a cut. The sealed segment's
-/// unflushed tail is lost but the new segment's (durable, empty) file survives, so recovery
-/// finds no invalid batch, keeps the new segment and sets the log end to its base offset: the
-/// offsets between the last flush and the roll are a hole that no read serves, and appends
-/// resume after it.
+/// Regression (found by the property test): a roll after the last flush, then a cut. Had the
+/// sealed segment's unflushed tail been lost while the new segment's file survived, recovery
+/// would find no invalid batch, keep the new segment and set the log end to its base offset: a
+/// hole that no read serves. A roll therefore syncs the segment it seals.
 #[test]
-#[ignore = "engine bug: roll() does not sync the sealed segment before the new one is durable"]
 fn a_roll_after_the_last_flush_leaves_no_hole() {
     for mode in [PowerLoss::DropUnsynced, PowerLoss::TornPrefix { seed: 1 }] {
         let storage = SimStorage::new();
@@ -858,12 +815,11 @@ fn crash_everywhere_in(setup: impl Fn() -> Harness, op: &Op) -> u8 {
     panic!("{op:?} never completed within 255 storage operations");
 }
 
-/// Minimal repro of an engine bug: a crash inside `truncate_to` (here: after the kept segment
-/// was cut and synced, before the directory sync that makes the removal of the later segments
-/// durable) brings the removed segments back: the log has a hole between the cut and their base
-/// offset, and serves the truncated data past it.
+/// Regression (found by the property test): a crash at any point inside `truncate_to` leaves a
+/// prefix of the old log. Had the kept segment's cut become durable before the removal of the
+/// later segments, a crash in between would bring them back: a hole, and truncated data served
+/// past it. `truncate_to` therefore makes the removals durable first.
 #[test]
-#[ignore = "engine bug: truncate_to makes the kept segment's cut durable before the removal of later segments"]
 fn a_crash_inside_truncate_to_leaves_no_hole() {
     let points = crash_everywhere_in(flushed_multi_segment_log, &Op::Truncate(u16::MAX / 5));
     assert!(points > 3);
