@@ -30,7 +30,7 @@ use bytes::Bytes;
 use crate::batch::{self, RecordBatch, HEADER_LEN};
 use crate::error::{Error, IoContext, Result};
 use crate::segment::{self, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
-use crate::storage::{OpenMode, Storage, StorageFile};
+use crate::storage::{remove_if_exists, OpenMode, Storage, StorageFile};
 
 /// Suffix (after `.log`) of a segment being written by the cleaner.
 pub const CLEANED_SUFFIX: &str = ".cleaned";
@@ -218,11 +218,7 @@ fn complete_swap(storage: &dyn Storage, dir: &Path, base_offset: i64) -> Result<
     storage.rename(&swap, &log).at(&swap)?;
     for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
         let path = segment::segment_path(dir, base_offset, suffix);
-        match storage.remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
+        remove_if_exists(storage, &path).at(&path)?;
     }
     storage.sync_dir(dir).at(dir)
 }

@@ -166,11 +166,6 @@ impl<E: IndexEntry> MappedIndex<E> {
         count
     }
 
-    /// The path of the index file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The number of entries in use.
     pub fn len(&self) -> usize {
         self.len

@@ -169,54 +169,13 @@ impl PartitionLog {
             .filter(|&b| b <= recovery_point)
             .max()
             .unwrap_or(i64::MIN);
-        let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();
-        let mut cut = false;
-        let mut rebuilt = Vec::new();
-        let last_base = bases.last().copied();
-        for &base in &bases {
-            let path = segment::segment_path(&dir, base, LOG_SUFFIX);
-            if cut {
-                report.bytes_truncated += storage
-                    .open(&path, crate::storage::OpenMode::Existing)
-                    .and_then(|f| f.len())
-                    .unwrap_or(0);
-                delete_segment_files(storage.as_ref(), &dir, base)?;
-                continue;
-            }
-            let writable = Some(base) == last_base;
-            let mut seg = Segment::open(storage.as_ref(), &dir, base, &config, writable, now)?;
-            let prev_next = segments.values().next_back().map(|s| s.next_offset);
-            let recover = if clean {
-                seg.load_tail()?;
-                false
-            } else if base < scan_from {
-                let agree = seg.load_tail().is_ok() && seg.indexes_agree_with_log();
-                if !agree {
-                    warn!(dir = %dir.display(), base_offset = base, "index disagrees with the log after an unclean shutdown; rebuilding it");
-                    report.indexes_rebuilt += 1;
-                }
-                !agree
-            } else {
-                report.segments_scanned += 1;
-                true
-            };
-            if recover {
-                if !writable {
-                    // Rebuilding needs room for entries; sealed again below unless it ends the log.
-                    seg.unseal(&config)?;
-                    rebuilt.push(base);
-                }
-                cut = recover_segment(&mut seg, &config, prev_next, &mut epochs, &mut report)?;
-            }
-            segments.insert(base, seg);
-        }
-        // A cut leaves the segment it happened in last, and already writable.
-        let last_kept = segments.keys().next_back().copied();
-        for base in rebuilt.into_iter().filter(|&b| Some(b) != last_kept) {
-            if let Some(seg) = segments.get_mut(&base) {
-                seg.seal()?;
-            }
-        }
+        let ctx = OpenContext {
+            storage: storage.as_ref(),
+            dir: &dir,
+            config: &config,
+            now,
+        };
+        let mut segments = load_segments(&ctx, &bases, scan_from, &mut epochs, &mut report)?;
         if segments.is_empty() {
             let base = log_start_ckpt.unwrap_or(0).max(0);
             segments.insert(
@@ -253,6 +212,13 @@ impl PartitionLog {
         load_producer_state(&mut state, storage.as_ref(), &dir)?;
         state.producers.expire(now);
 
+        // The marker's removal is durable before anything is appended (a later crash must not
+        // look clean), and so are the removals of segments after a cut, before the cut itself
+        // (else a crash in between would bring them back behind a hole).
+        if clean {
+            storage.remove_file(&dir.join(CLEAN_SHUTDOWN)).at(&dir)?;
+        }
+        storage.sync_dir(&dir).at(&dir)?;
         if !clean {
             // What recovery read may still be only in the page cache: make it durable before
             // calling it flushed.
@@ -264,10 +230,6 @@ impl PartitionLog {
                 seg.log.sync_data().at(&seg.log_path)?;
             }
         }
-        if clean {
-            storage.remove_file(&dir.join(CLEAN_SHUTDOWN)).at(&dir)?;
-        }
-        storage.sync_dir(&dir).at(&dir)?;
         if !clean && !bases.is_empty() {
             info!(dir = %dir.display(), log_end_offset, ?report, "recovered partition log after an unclean shutdown");
         }
@@ -997,6 +959,81 @@ fn validate_client_batches(
     Ok(batches)
 }
 
+/// What opening a partition's segments needs to know.
+struct OpenContext<'a> {
+    storage: &'a dyn Storage,
+    dir: &'a Path,
+    config: &'a LogConfig,
+    now: i64,
+}
+
+/// Open every segment of the directory. After a clean shutdown each is trusted; otherwise the
+/// segments from `scan_from` on are validated batch by batch, those before have their indexes
+/// checked against the log (and rebuilt if they disagree), and a cut removes every later segment.
+fn load_segments(
+    ctx: &OpenContext<'_>,
+    bases: &[i64],
+    scan_from: i64,
+    epochs: &mut LeaderEpochCache,
+    report: &mut RecoveryReport,
+) -> Result<BTreeMap<i64, Segment>> {
+    let OpenContext {
+        storage,
+        dir,
+        config,
+        now,
+    } = *ctx;
+    let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();
+    let mut cut = false;
+    let mut rebuilt = Vec::new();
+    let last_base = bases.last().copied();
+    for &base in bases {
+        let path = segment::segment_path(dir, base, LOG_SUFFIX);
+        if cut {
+            report.bytes_truncated += storage
+                .open(&path, crate::storage::OpenMode::Existing)
+                .and_then(|f| f.len())
+                .unwrap_or(0);
+            segment::delete_files(storage, dir, base)?;
+            continue;
+        }
+        let writable = Some(base) == last_base;
+        let mut seg = Segment::open(storage, dir, base, config, writable, now)?;
+        let prev_next = segments.values().next_back().map(|s| s.next_offset);
+        let recover = if report.clean {
+            seg.load_tail()?;
+            false
+        } else if base < scan_from {
+            let agree = seg.load_tail().is_ok() && seg.indexes_agree_with_log();
+            if !agree {
+                warn!(dir = %dir.display(), base_offset = base, "index disagrees with the log after an unclean shutdown; rebuilding it");
+                report.indexes_rebuilt += 1;
+            }
+            !agree
+        } else {
+            report.segments_scanned += 1;
+            true
+        };
+        if recover {
+            if !writable {
+                // Rebuilding needs room for entries; sealed again below unless it ends the log.
+                seg.unseal(config)?;
+                rebuilt.push(base);
+            }
+            cut = recover_segment(&mut seg, config, prev_next, epochs, report)?;
+        }
+        segments.insert(base, seg);
+    }
+    // A cut leaves the segment it happened in last, and already writable.
+    let last_kept = segments.keys().next_back().copied();
+    for base in rebuilt.into_iter().filter(|&b| Some(b) != last_kept) {
+        if let Some(seg) = segments.get_mut(&base) {
+            seg.seal()?;
+        }
+    }
+    Ok(segments)
+}
+
 /// The length of the prefix of `buf` made of whole batches.
 fn whole_batches_len(buf: &[u8]) -> usize {
     let mut position = 0;
@@ -1103,23 +1140,6 @@ fn remove_leftovers(storage: &dyn Storage, dir: &Path, names: &[String]) -> Resu
         if name.ends_with(".tmp") || name.ends_with(cleaner::CLEANED_SUFFIX) || orphan_index {
             let path = dir.join(name);
             storage.remove_file(&path).at(&path)?;
-        }
-    }
-    Ok(())
-}
-
-/// Remove a segment's three files (those that exist).
-fn delete_segment_files(storage: &dyn Storage, dir: &Path, base: i64) -> Result<()> {
-    for suffix in [
-        LOG_SUFFIX,
-        segment::INDEX_SUFFIX,
-        segment::TIME_INDEX_SUFFIX,
-    ] {
-        let path = segment::segment_path(dir, base, suffix);
-        match storage.remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(path, e)),
         }
     }
     Ok(())

@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use crate::batch::BatchHeader;
 use crate::error::{Error, IoContext, Result};
-use crate::storage::{read_file, write_atomically, Storage};
+use crate::storage::{read_file, remove_if_exists, write_atomically, Storage};
 
 /// Batches remembered per producer for duplicate detection (Kafka's
 /// `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`; clients keep at most 5 requests in flight).
@@ -418,11 +418,7 @@ impl ProducerStateManager {
         }
         for &offset in offsets {
             let path = Self::snapshot_path(dir, offset);
-            match storage.remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&path, e)),
-            }
+            remove_if_exists(storage, &path).at(&path)?;
         }
         storage.sync_dir(dir).at(dir)
     }

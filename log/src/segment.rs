@@ -16,7 +16,7 @@ use crate::batch::{BatchHeader, RecordBatch, HEADER_LEN, LOG_OVERHEAD};
 use crate::config::LogConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
-use crate::storage::{OpenMode, Storage, StorageFile};
+use crate::storage::{parent_dir, remove_if_exists, OpenMode, Storage, StorageFile};
 
 /// Extension of a segment's log file.
 pub const LOG_SUFFIX: &str = ".log";
@@ -37,6 +37,16 @@ pub fn parse_base_offset(name: &str, suffix: &str) -> Option<i64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// Remove the log and index files of the segment at `base_offset` (those that exist). Durable
+/// once the directory is synced.
+pub fn delete_files(storage: &dyn Storage, dir: &Path, base_offset: i64) -> Result<()> {
+    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+        let path = segment_path(dir, base_offset, suffix);
+        remove_if_exists(storage, &path).at(&path)?;
+    }
+    Ok(())
 }
 
 /// A batch about to be appended: its validated bytes and the stamped first 17 bytes that replace
@@ -430,17 +440,6 @@ impl Segment {
 
     /// Remove the segment's files (open handles stay readable until dropped).
     pub fn delete_files(&self, storage: &dyn Storage) -> Result<()> {
-        for path in [
-            self.log_path.as_path(),
-            self.offset_index.path(),
-            self.time_index.path(),
-        ] {
-            match storage.remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(path, e)),
-            }
-        }
-        Ok(())
+        delete_files(storage, parent_dir(&self.log_path), self.base_offset)
     }
 }

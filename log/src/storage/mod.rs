@@ -127,6 +127,14 @@ pub fn read_file(storage: &dyn Storage, path: &Path) -> io::Result<Option<Vec<u8
     file.read_vec_at(len, 0).map(Some)
 }
 
+/// Remove a file if it exists (not durable until the directory is synced).
+pub fn remove_if_exists(storage: &dyn Storage, path: &Path) -> io::Result<()> {
+    match storage.remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The directory a path lives in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
