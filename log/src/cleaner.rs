@@ -8,7 +8,8 @@
 //! 2. **Rewrite.** Each segment is copied to `<base>.log.cleaned` keeping, batch by batch, the
 //!    records that are their key's newest. Offsets, batch base offsets, producer ids, epochs and
 //!    sequences are kept; a batch whose records all survive is copied byte for byte; a batch with
-//!    none left is dropped. A tombstone (null value) is kept until `delete.retention.ms` after the
+//!    none left is dropped, except a segment's last batch, which stays as an empty batch so that
+//!    every segment still ends where the next begins (recovery relies on that). A tombstone (null value) is kept until `delete.retention.ms` after the
 //!    cleaner first saw it: that pass stamps the batch's delete horizon (KIP-534, attribute bit 6,
 //!    `base_timestamp = now + delete.retention.ms`), and a pass after the horizon drops it.
 //! 3. **Swap.** `<base>.log.cleaned` is fsynced and renamed to `<base>.log.swap`, the directory is
@@ -147,6 +148,7 @@ pub(crate) fn clean_segment(
     out.set_len(0).at(&out_path)?;
     let mut written = 0u64;
     let mut removed = 0u64;
+    let mut emptied_last: Option<batch::BatchHeader> = None;
     for_each_batch(view, |batch| {
         let header = *batch.header();
         let output = if header.is_control() {
@@ -187,12 +189,23 @@ pub(crate) fn clean_segment(
                 Some(batch::encode_batch(&header, &kept)?)
             }
         };
-        if let Some(bytes) = output {
-            out.write_all_at(&bytes, written).at(&out_path)?;
-            written += bytes.len() as u64;
+        match output {
+            Some(bytes) => {
+                out.write_all_at(&bytes, written).at(&out_path)?;
+                written += bytes.len() as u64;
+                emptied_last = None;
+            }
+            None => emptied_last = Some(header),
         }
         Ok(())
     })?;
+    if let Some(header) = emptied_last {
+        // The segment keeps its last batch, emptied, so it still ends where the next segment
+        // begins: recovery relies on segments being contiguous to detect a lost tail.
+        let bytes = batch::encode_batch(&header, &[])?;
+        out.write_all_at(&bytes, written).at(&out_path)?;
+        written += bytes.len() as u64;
+    }
     out.sync_data().at(&out_path)?;
     Ok(CleanStats {
         segments_cleaned: 1,

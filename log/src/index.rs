@@ -241,11 +241,15 @@ impl<E: IndexEntry> MappedIndex<E> {
         self.truncate_entries(0);
     }
 
-    /// Shrink the file to its entries and make it durable (segment roll, close). A trimmed
-    /// index accepts no more entries until [`MappedIndex::reopen_writable`].
+    /// Shrink the file to its entries (segment roll, close). A trimmed index accepts no more
+    /// entries until [`MappedIndex::reopen_writable`]. Not durable until [`MappedIndex::sync`]:
+    /// the entries written through the map reach the disk with the file's other dirty pages.
     pub fn trim(&mut self) -> Result<()> {
-        self.flush()?;
-        self.remap(self.len * E::SIZE)?;
+        self.remap(self.len * E::SIZE)
+    }
+
+    /// Make the file, and every entry written through the map, durable.
+    pub fn sync(&self) -> Result<()> {
         self.file.sync_data().at(&self.path)
     }
 
@@ -253,14 +257,6 @@ impl<E: IndexEntry> MappedIndex<E> {
     pub fn reopen_writable(&mut self, max_bytes: usize) -> Result<()> {
         let bytes = (max_bytes.max(self.len * E::SIZE) / E::SIZE) * E::SIZE;
         self.remap(bytes)
-    }
-
-    /// Write the mapped entries back to the file durably.
-    pub fn flush(&self) -> Result<()> {
-        match &self.map {
-            Some(map) => map.flush().at(&self.path),
-            None => Ok(()),
-        }
     }
 }
 

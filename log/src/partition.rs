@@ -88,8 +88,11 @@ struct State {
     dirty: Vec<(PathBuf, Arc<dyn StorageFile>)>,
     unflushed_messages: u64,
     first_unflushed_ms: Option<i64>,
-    /// Bumped by every truncation: a flush pass that started before one does not count.
-    truncations: u64,
+    /// New segments whose directory entries are not yet durable: the next flush pass syncs the
+    /// directory after the data of the segments before them.
+    directory_dirty: bool,
+    /// Producer state captured at the last roll, written by the next flush pass.
+    pending_snapshot: Option<PendingSnapshot>,
     /// Set after a failed write or fsync: the page cache can no longer be trusted.
     offline: Option<String>,
 }
@@ -206,7 +209,8 @@ impl PartitionLog {
             dirty: Vec::new(),
             unflushed_messages: 0,
             first_unflushed_ms: None,
-            truncations: 0,
+            directory_dirty: false,
+            pending_snapshot: None,
             offline: None,
         };
         load_producer_state(&mut state, storage.as_ref(), &dir)?;
@@ -418,27 +422,35 @@ impl PartitionLog {
         Ok(info)
     }
 
-    /// Seal the active segment and start a new one at the log end: the old segment's indexes are
-    /// trimmed, and producer state is snapshotted at the new base offset.
+    /// Seal the active segment and start a new one at the log end. Nothing here waits for the
+    /// disk: the sealed segment's data, the new segment's directory entry and the producer-state
+    /// snapshot at the new base offset are made durable by the next flush pass, in that order.
     fn roll(&self, st: &mut State, now: i64) -> Result<()> {
         let base = st.log_end_offset;
-        let mut old_base = base;
+        let mut previous_base = base;
         if let Some(active) = st.segments.values_mut().next_back() {
-            // Durable before the next segment can be: otherwise a power cut could keep the new
-            // segment and lose the old one's tail, leaving a hole no recovery scan would notice.
-            active.log.sync_data().at(&active.log_path)?;
             active.seal()?;
-            old_base = active.base_offset;
+            previous_base = active.base_offset;
         }
         let seg = Segment::create(self.storage.as_ref(), &self.dir, base, &st.config, now)?;
         st.segments.insert(base, seg);
-        // Also makes the new segment's files durable (one directory fsync).
-        st.producers
-            .write_snapshot(self.storage.as_ref(), &self.dir, base)?;
-        // Older snapshots are only needed to truncate far back; one at or below the previous
-        // segment's base is kept, so the count stays bounded.
-        ProducerStateManager::delete_snapshots_below(self.storage.as_ref(), &self.dir, old_base)?;
+        st.directory_dirty = true;
+        st.pending_snapshot = Some(PendingSnapshot {
+            offset: base,
+            previous_base,
+            producers: st.producers.clone(),
+        });
         Ok(())
+    }
+
+    /// Wait for any flush pass to finish and keep others from starting until the guard drops.
+    fn exclude_flush(&self) -> FlushExclusion<'_> {
+        let mut fs = self.flush_state();
+        while fs.in_progress {
+            fs = relock(self.flushed.wait(fs));
+        }
+        fs.in_progress = true;
+        FlushExclusion { log: self }
     }
 
     fn offline_error(&self, reason: &str) -> Error {
@@ -479,22 +491,18 @@ impl PartitionLog {
             let recovery_point = fs.recovery_point;
             drop(fs);
             let pass = self.flush_pass(recovery_point);
-            let st = self.read_state();
             fs = self.flush_state();
             fs.in_progress = false;
             self.flushed.notify_all();
             match pass {
                 Ok(pass) => {
-                    if pass.truncations == st.truncations {
-                        fs.flushed_offset = fs.flushed_offset.max(pass.target);
-                        end_offset = end_offset.min(pass.target);
-                    }
+                    fs.flushed_offset = fs.flushed_offset.max(pass.target);
+                    end_offset = end_offset.min(pass.target);
                     if let Some(point) = pass.recovery_point {
                         fs.recovery_point = fs.recovery_point.max(point);
                     }
                 }
                 Err(e) => {
-                    drop(st);
                     drop(fs);
                     let mut st = self.write_state();
                     return Err(self.go_offline(&mut st, e));
@@ -503,10 +511,14 @@ impl PartitionLog {
         }
     }
 
-    /// One group-commit pass: take the dirty files, fdatasync them, and persist the recovery
-    /// point when a sealed segment has become fully durable.
+    /// One group-commit pass: take the dirty files and fdatasync them; then make new segments'
+    /// directory entries durable (only now, after the data before them: otherwise a power cut
+    /// could keep a new segment and lose the tail of the one before it), write the producer-state
+    /// snapshot of the last roll, and persist the recovery point once a sealed segment is durable.
+    /// Truncation never runs during a pass (see [`PartitionLog::truncate_to`]).
     fn flush_pass(&self, recovery_point: i64) -> Result<FlushPass> {
-        let (files, target, truncations, active_base) = {
+        let storage = self.storage.as_ref();
+        let (files, target, active_base, directory_dirty, snapshot) = {
             let mut st = self.write_state();
             if let Some(reason) = &st.offline {
                 return Err(self.offline_error(reason));
@@ -517,27 +529,37 @@ impl PartitionLog {
             (
                 std::mem::take(&mut st.dirty),
                 st.log_end_offset,
-                st.truncations,
                 active_base,
+                std::mem::take(&mut st.directory_dirty),
+                st.pending_snapshot.take(),
             )
         };
         for (path, file) in &files {
             file.sync_data().at(path)?;
         }
-        let recovery_point = if active_base > recovery_point {
-            checkpoint::write_offset(
-                self.storage.as_ref(),
+        if directory_dirty {
+            storage.sync_dir(&self.dir).at(&self.dir)?;
+        }
+        if let Some(snapshot) = snapshot {
+            snapshot
+                .producers
+                .write_snapshot(storage, &self.dir, snapshot.offset)?;
+            // Older snapshots are only needed to truncate far back; one at or below the previous
+            // segment's base is kept, so their number stays bounded.
+            ProducerStateManager::delete_snapshots_below(
+                storage,
                 &self.dir,
-                RECOVERY_POINT,
-                active_base,
+                snapshot.previous_base,
             )?;
+        }
+        let recovery_point = if active_base > recovery_point {
+            checkpoint::write_offset(storage, &self.dir, RECOVERY_POINT, active_base)?;
             Some(active_base)
         } else {
             None
         };
         Ok(FlushPass {
             target,
-            truncations,
             recovery_point,
         })
     }
@@ -687,6 +709,9 @@ impl PartitionLog {
     /// the leader-epoch cache are rolled back, and the result is made durable before returning.
     /// Returns the new log end offset.
     pub fn truncate_to(&self, offset: i64) -> Result<i64> {
+        // A flush pass that straddled the truncation could call the new tail flushed, or write
+        // a producer snapshot of the removed history.
+        let _exclusive = self.exclude_flush();
         let mut st = self.write_state();
         if let Some(reason) = &st.offline {
             return Err(self.offline_error(reason));
@@ -740,7 +765,13 @@ impl PartitionLog {
         st.log_end_offset = new_end;
         st.unflushed_messages = 0;
         st.first_unflushed_ms = None;
-        st.truncations += 1;
+        if st
+            .pending_snapshot
+            .as_ref()
+            .is_some_and(|p| p.offset > new_end)
+        {
+            st.pending_snapshot = None;
+        }
         st.epochs.truncate_from_end(new_end);
         st.epochs.persist(storage, &self.dir)?;
         ProducerStateManager::delete_snapshots_above(storage, &self.dir, new_end)?;
@@ -914,7 +945,10 @@ impl PartitionLog {
         let end = st.log_end_offset;
         if let Some(active) = st.segments.values_mut().next_back() {
             active.seal()?;
-            active.log.sync_data().at(&active.log_path)?;
+        }
+        // The next open trusts the indexes; rolls left them to the page cache.
+        for seg in st.segments.values() {
+            seg.sync_indexes()?;
         }
         st.producers.write_snapshot(storage, &self.dir, end)?;
         st.epochs.persist(storage, &self.dir)?;
@@ -928,8 +962,28 @@ impl PartitionLog {
 
 struct FlushPass {
     target: i64,
-    truncations: u64,
     recovery_point: Option<i64>,
+}
+
+/// Producer state captured at a roll, for the next flush pass to write once the data it
+/// describes is durable.
+struct PendingSnapshot {
+    offset: i64,
+    previous_base: i64,
+    producers: ProducerStateManager,
+}
+
+/// Holds the flush protocol's slot (`in_progress`) so no flush pass runs meanwhile; frees it and
+/// wakes waiting flushers on drop.
+struct FlushExclusion<'a> {
+    log: &'a PartitionLog,
+}
+
+impl Drop for FlushExclusion<'_> {
+    fn drop(&mut self) {
+        self.log.flush_state().in_progress = false;
+        self.log.flushed.notify_all();
+    }
 }
 
 /// Validate a producer's record set: one or more whole batches, each within `max.message.bytes`,
@@ -989,6 +1043,13 @@ fn load_segments(
     let last_base = bases.last().copied();
     for &base in bases {
         let path = segment::segment_path(dir, base, LOG_SUFFIX);
+        let previous_end = segments.values().next_back().map(|s| s.next_offset);
+        if !cut && !report.clean && previous_end.is_some_and(|end| end != base) {
+            // Segments are contiguous (the cleaner keeps each segment's last batch): a gap means
+            // the previous segment lost a tail that a later segment outlived.
+            warn!(dir = %dir.display(), base_offset = base, previous_end, "segment does not start where the one before it ends: deleting it and every later segment");
+            cut = true;
+        }
         if cut {
             report.bytes_truncated += storage
                 .open(&path, crate::storage::OpenMode::Existing)
@@ -999,7 +1060,6 @@ fn load_segments(
         }
         let writable = Some(base) == last_base;
         let mut seg = Segment::open(storage, dir, base, config, writable, now)?;
-        let prev_next = segments.values().next_back().map(|s| s.next_offset);
         let recover = if report.clean {
             seg.load_tail()?;
             false
@@ -1020,15 +1080,20 @@ fn load_segments(
                 seg.unseal(config)?;
                 rebuilt.push(base);
             }
-            cut = recover_segment(&mut seg, config, prev_next, epochs, report)?;
+            cut = recover_segment(&mut seg, config, previous_end, epochs, report)?;
         }
         segments.insert(base, seg);
     }
-    // A cut leaves the segment it happened in last, and already writable.
     let last_kept = segments.keys().next_back().copied();
     for base in rebuilt.into_iter().filter(|&b| Some(b) != last_kept) {
         if let Some(seg) = segments.get_mut(&base) {
             seg.seal()?;
+        }
+    }
+    if cut {
+        // The segment that now ends the log takes appends.
+        if let Some(seg) = segments.values_mut().next_back() {
+            seg.unseal(config)?;
         }
     }
     Ok(segments)

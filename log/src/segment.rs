@@ -92,13 +92,12 @@ impl Segment {
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<Segment> {
+        // Stale files are removed rather than truncated: on ext4, truncating a file to zero
+        // makes closing it later start writeback of everything written since (auto_da_alloc).
+        delete_files(storage, dir, base_offset)?;
         let log_path = segment_path(dir, base_offset, LOG_SUFFIX);
-        let log = storage.open(&log_path, OpenMode::Create).at(&log_path)?;
-        log.set_len(0).at(&log_path)?;
-        let mut segment = Self::with_files(storage, dir, base_offset, log, config, true, now_ms)?;
-        segment.offset_index.clear();
-        segment.time_index.clear();
-        Ok(segment)
+        let log = storage.open(&log_path, OpenMode::CreateNew).at(&log_path)?;
+        Self::with_files(storage, dir, base_offset, log, config, true, now_ms)
     }
 
     /// Open an existing segment. Its size is the file's length; the caller then either trusts it
@@ -419,7 +418,7 @@ impl Segment {
     }
 
     /// Close the segment for appends: a final time-index entry for its max timestamp, then both
-    /// indexes trimmed to their entries and flushed.
+    /// indexes trimmed to their entries. No fsync: see [`Segment::sync_indexes`].
     pub fn seal(&mut self) -> Result<()> {
         if self.max_timestamp >= 0 {
             self.time_index.append(TimeEntry {
@@ -429,6 +428,12 @@ impl Segment {
         }
         self.offset_index.trim()?;
         self.time_index.trim()
+    }
+
+    /// Make both indexes durable (before a clean close, whose next open trusts them).
+    pub fn sync_indexes(&self) -> Result<()> {
+        self.offset_index.sync()?;
+        self.time_index.sync()
     }
 
     /// Make a sealed segment appendable again (after a truncation removed the segments after it).

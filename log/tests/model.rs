@@ -270,9 +270,14 @@ impl Harness {
         self.clock.advance(DELETE_RETENTION_MS + 1);
         self.clean();
         let served = read_all(self.log());
+        // A segment whose records all went keeps its last batch, empty, so that segments stay
+        // contiguous: those carry no record and are left out of the comparison.
+        let with_records: Vec<(i64, i64, Vec<Rec>)> = shapes(&served)
+            .into_iter()
+            .filter(|(_, _, records)| !records.is_empty())
+            .collect();
         assert_eq!(
-            shapes(&served),
-            expected,
+            with_records, expected,
             "after cleaning everything closed, past delete.retention.ms"
         );
         // As a consumer sees it: each key once (the filler's key may also be in the active

@@ -698,3 +698,33 @@ fn a_damaged_index_is_rebuilt_from_the_log_after_an_unclean_stop() {
         assert!(header.header().base_offset <= offset && offset <= header.header().last_offset());
     }
 }
+
+#[test]
+fn a_segment_that_outlived_the_lost_tail_before_it_is_dropped_on_recovery() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, small_config(), &clock);
+    log.append(batch(0, 4, T0), 0).expect("append");
+    let flushed = log.flush_until(i64::MAX).expect("flush");
+    while log.segment_count() == 1 {
+        log.append(batch(0, 4, T0), 0).expect("append");
+    }
+    let rolled_at = log.log_end_offset();
+    // A new leader epoch is persisted at once (a directory fsync), which makes the new segment's
+    // file durable while the tail of the segment before it is still only in the page cache.
+    log.append(batch(0, 4, T0), 1).expect("append");
+    drop(log);
+    storage.power_loss(PowerLoss::DropUnsynced);
+    let log = open_sim(&storage, small_config(), &clock);
+    assert_eq!(
+        log.log_end_offset(),
+        flushed,
+        "no hole between {flushed} and {rolled_at}"
+    );
+    assert_eq!(read_all(&log, 0).len() as i64, flushed);
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(
+        log.append(batch(0, 1, T0), 1).expect("append").first_offset,
+        flushed
+    );
+}
