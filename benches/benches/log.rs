@@ -127,16 +127,6 @@ fn append_benches(c: &mut Criterion) {
         "baseline-write_all",
         baseline("plain", false, SINGLE_BUDGET),
     );
-    // The same loop with writes the size of one batch (not a multiple of the page size).
-    let batch_sized =
-        BaselineWriter::new(dir.join("plain-batch"), batch.len(), false, SINGLE_BUDGET)
-            .expect("create the baseline file");
-    bench_sink(
-        &mut group,
-        &tally,
-        "baseline-write_all-batch-sized",
-        batch_sized,
-    );
     bench_sink(
         &mut group,
         &tally,
@@ -184,7 +174,6 @@ fn append_benches(c: &mut Criterion) {
         "append (1 KiB records, 64 KiB batches)",
         &[
             r("no-flush", "baseline-write_all"),
-            r("no-flush", "baseline-write_all-batch-sized"),
             r("flush-each", "baseline-write_all+fdatasync"),
             r("flush-each-8-partitions", "baseline-write_all+fdatasync"),
             r("flush-each-8-partitions", "baseline-8x-write_all+fdatasync"),

@@ -41,29 +41,38 @@ pub fn is_bench_mode() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-/// An uncompressed batch of records with `value_bytes`-byte values (no key, no headers), as many
-/// as fit in `max_batch_bytes` (at least one).
-pub fn make_batch(max_batch_bytes: usize, value_bytes: usize) -> Result<Bytes, BatchError> {
-    let value: Vec<u8> = (0..value_bytes).map(|i| (i % 251) as u8).collect();
-    let build = |n: usize| {
+/// An uncompressed batch of exactly `batch_bytes` bytes: records with `value_bytes`-byte values
+/// (no key, no headers), the last one's value sized so the batch fills `batch_bytes` (so a 64 KiB
+/// batch is written as one page-aligned 64 KiB write, like the baseline's). Falls back to the
+/// largest batch of whole records below `batch_bytes` if no exact size is reachable.
+pub fn make_batch(batch_bytes: usize, value_bytes: usize) -> Result<Bytes, BatchError> {
+    let value: Vec<u8> = (0..value_bytes * 2).map(|i| (i % 251) as u8).collect();
+    let build = |full: usize, last: Option<usize>| {
         let mut b = BatchBuilder::new(Compression::None);
-        for i in 0..n {
-            b.append(1_700_000_000_000 + i as i64, None, Some(&value), &[]);
+        for i in 0..full {
+            b.append(1_700_000_000_000 + i as i64, None, Some(&value[..value_bytes]), &[]);
+        }
+        if let Some(len) = last {
+            b.append(1_700_000_000_000 + full as i64, None, Some(&value[..len]), &[]);
         }
         b.build()
     };
-    // Guess from the size of one record, then step down until it fits.
-    let one = build(1)?.len();
-    let per_record = one.saturating_sub(fastdata_log::batch::HEADER_LEN).max(1);
-    let mut n =
-        (max_batch_bytes.saturating_sub(fastdata_log::batch::HEADER_LEN) / per_record).max(1) + 1;
-    loop {
-        let batch = build(n)?;
-        if batch.len() <= max_batch_bytes || n == 1 {
+    let mut full = 1;
+    while build(full + 1, None)?.len() <= batch_bytes {
+        full += 1;
+    }
+    let base = build(full, None)?;
+    let room = batch_bytes.saturating_sub(base.len());
+    for len in (0..room.min(value.len())).rev() {
+        let batch = build(full, Some(len))?;
+        if batch.len() == batch_bytes {
             return Ok(batch);
         }
-        n -= 1;
+        if batch.len() < batch_bytes {
+            break;
+        }
     }
+    Ok(base)
 }
 
 /// The directory the benchmark data lives in: a fresh temporary directory, removed on drop.
@@ -478,7 +487,7 @@ mod tests {
     #[test]
     fn batch_fits_and_validates() {
         let batch = make_batch(BATCH_BYTES, RECORD_VALUE_BYTES).expect("build");
-        assert!(batch.len() <= BATCH_BYTES);
+        assert_eq!(batch.len(), BATCH_BYTES);
         assert!(batch.len() > BATCH_BYTES - 2 * RECORD_VALUE_BYTES);
         let b = fastdata_log::batch::RecordBatch::validate(batch).expect("valid");
         b.validate_client_records(1 << 20).expect("client-valid");

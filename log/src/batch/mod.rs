@@ -22,6 +22,7 @@ use bytes::Bytes;
 pub use builder::{encode_batch, encode_batch_with_delete_horizon, BatchBuilder};
 pub use compression::{Compression, XERIAL_MAGIC};
 pub use header::*;
+use records::Fields;
 pub use records::{Record, RecordHeader, RecordIter, MIN_RECORD_LEN};
 
 /// `batch_length` of a batch with no records: the header minus [`LOG_OVERHEAD`].
@@ -227,10 +228,19 @@ impl RecordBatch {
 
     /// An iterator over the records (decompressing first, bounded by `max_decompressed_bytes`).
     pub fn records_iter(&self, max_decompressed_bytes: usize) -> Result<RecordIter, BatchError> {
+        self.walk(max_decompressed_bytes, Fields::Build)
+    }
+
+    fn walk(
+        &self,
+        max_decompressed_bytes: usize,
+        fields: Fields,
+    ) -> Result<RecordIter, BatchError> {
         let payload = self.decompressed_records(max_decompressed_bytes)?;
         Ok(RecordIter::new(
             payload,
             self.header.records_count.max(0) as usize,
+            fields,
         ))
     }
 
@@ -282,7 +292,10 @@ impl RecordBatch {
     /// after the last record.
     pub fn validate_records(&self, max_decompressed_bytes: usize) -> Result<(), BatchError> {
         let mut prev = None;
-        for (index, r) in self.records_iter(max_decompressed_bytes)?.enumerate() {
+        for (index, r) in self
+            .walk(max_decompressed_bytes, Fields::Check)?
+            .enumerate()
+        {
             let r = r?;
             self.check_offset_delta(index, prev, r.offset_delta)?;
             prev = Some(r.offset_delta);
@@ -315,7 +328,10 @@ impl RecordBatch {
                 "baseSequence must be set with a producer id",
             ));
         }
-        for (index, r) in self.records_iter(max_decompressed_bytes)?.enumerate() {
+        for (index, r) in self
+            .walk(max_decompressed_bytes, Fields::Check)?
+            .enumerate()
+        {
             let r = r?;
             let expected = i32::try_from(index).unwrap_or(i32::MAX);
             if r.offset_delta != expected {

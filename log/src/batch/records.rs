@@ -95,12 +95,21 @@ fn write_nullable(
     Ok(())
 }
 
+/// Whether a record walk builds each record's key, value and headers, or only checks their
+/// bounds (validation on the append path, which then allocates nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fields {
+    Build,
+    Check,
+}
+
 /// A cursor over one record's bytes; every read checks the remaining length.
 struct Cursor<'a> {
     buf: &'a Bytes,
     pos: usize,
     end: usize,
     index: usize,
+    fields: Fields,
 }
 
 impl Cursor<'_> {
@@ -137,12 +146,15 @@ impl Cursor<'_> {
         Ok(b)
     }
 
-    /// `len` bytes as a zero-copy slice.
+    /// `len` bytes as a zero-copy slice (empty when only checking).
     fn take(&mut self, len: usize, what: &'static str) -> Result<Bytes, BatchError> {
         if len > self.remaining() {
             return Err(self.fail(what));
         }
-        let b = self.buf.slice(self.pos..self.pos + len);
+        let b = match self.fields {
+            Fields::Build => self.buf.slice(self.pos..self.pos + len),
+            Fields::Check => Bytes::new(),
+        };
         self.pos += len;
         Ok(b)
     }
@@ -162,12 +174,14 @@ pub(crate) fn parse_record(
     buf: &Bytes,
     pos: &mut usize,
     index: usize,
+    fields: Fields,
 ) -> Result<Record, BatchError> {
     let mut c = Cursor {
         buf,
         pos: *pos,
         end: buf.len(),
         index,
+        fields,
     };
     let len = c.varint("record length is malformed")?;
     let len = usize::try_from(len).map_err(|_| c.fail("record length is negative"))?;
@@ -186,13 +200,16 @@ pub(crate) fn parse_record(
     if count > c.remaining() / 2 {
         return Err(c.fail("headers count exceeds the record's bytes"));
     }
-    let mut headers = Vec::with_capacity(count);
+    let build = fields == Fields::Build;
+    let mut headers = Vec::with_capacity(if build { count } else { 0 });
     for _ in 0..count {
         let klen = c.varint("header key length is malformed")?;
         let klen = usize::try_from(klen).map_err(|_| c.fail("header key is null or negative"))?;
         let key = c.take(klen, "header key runs past the record")?;
         let value = c.nullable("header value length is invalid")?;
-        headers.push(RecordHeader { key, value });
+        if build {
+            headers.push(RecordHeader { key, value });
+        }
     }
     if c.pos != c.end {
         return Err(c.fail("record has bytes after its last header"));
@@ -216,16 +233,18 @@ pub struct RecordIter {
     next_index: usize,
     expected: usize,
     done: bool,
+    fields: Fields,
 }
 
 impl RecordIter {
-    pub(crate) fn new(payload: Bytes, expected: usize) -> Self {
+    pub(crate) fn new(payload: Bytes, expected: usize, fields: Fields) -> Self {
         RecordIter {
             payload,
             pos: 0,
             next_index: 0,
             expected,
             done: false,
+            fields,
         }
     }
 
@@ -254,7 +273,7 @@ impl Iterator for RecordIter {
                 actual: self.next_index,
             }));
         }
-        let r = parse_record(&self.payload, &mut self.pos, self.next_index);
+        let r = parse_record(&self.payload, &mut self.pos, self.next_index, self.fields);
         self.next_index += 1;
         if r.is_err() {
             self.done = true;
