@@ -317,23 +317,6 @@ pub fn open_log(dir: &Path) -> fastdata_log::Result<PartitionLog> {
     )
 }
 
-/// Truncate every segment file (`*.log`) in `dir` to zero bytes, dropping its page cache.
-///
-/// The engine creates a segment with `set_len(0)`, which on ext4 (with the default
-/// `auto_da_alloc`) makes the kernel start writeback of the file's delayed-allocation data when
-/// the file is closed. A benchmark that drops a log to start over would thus push every byte it
-/// wrote to the disk, in the background of the next timed round, where the baseline's deleted
-/// file never reaches the disk. Emptying the file first gives both the same fate.
-fn discard_segments(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "log") {
-            fs::OpenOptions::new().write(true).open(&path)?.set_len(0)?;
-        }
-    }
-    Ok(())
-}
-
 /// Appends one batch per write to a partition log, optionally followed by
 /// `flush_until(last_offset + 1)`. At its budget the log is dropped, its directory deleted, and a
 /// fresh one opened.
@@ -387,7 +370,6 @@ impl Sink for LogWriter {
     }
 
     fn reset(&mut self) -> Result<(), BoxError> {
-        discard_segments(&self.dir)?;
         // Dropped without close(): a clean close would fsync data that is about to be deleted.
         drop(self.log.take());
         fs::remove_dir_all(&self.dir)?;
@@ -399,7 +381,6 @@ impl Sink for LogWriter {
 
 impl Drop for LogWriter {
     fn drop(&mut self) {
-        let _ = discard_segments(&self.dir);
         drop(self.log.take());
         let _ = fs::remove_dir_all(&self.dir);
     }
