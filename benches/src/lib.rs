@@ -50,10 +50,20 @@ pub fn make_batch(batch_bytes: usize, value_bytes: usize) -> Result<Bytes, Batch
     let build = |full: usize, last: Option<usize>| {
         let mut b = BatchBuilder::new(Compression::None);
         for i in 0..full {
-            b.append(1_700_000_000_000 + i as i64, None, Some(&value[..value_bytes]), &[]);
+            b.append(
+                1_700_000_000_000 + i as i64,
+                None,
+                Some(&value[..value_bytes]),
+                &[],
+            );
         }
         if let Some(len) = last {
-            b.append(1_700_000_000_000 + full as i64, None, Some(&value[..len]), &[]);
+            b.append(
+                1_700_000_000_000 + full as i64,
+                None,
+                Some(&value[..len]),
+                &[],
+            );
         }
         b.build()
     };
