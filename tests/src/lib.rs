@@ -34,6 +34,7 @@
 
 mod binary;
 mod data_dir;
+pub mod log_workload;
 mod process;
 
 pub use binary::{fastdata_bin, try_fastdata_bin, FASTDATA_BIN_ENV};

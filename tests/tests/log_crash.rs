@@ -23,7 +23,12 @@ use std::time::{Duration, Instant};
 use fastdata_log::batch::split_batches;
 use fastdata_log::storage::RealStorage;
 use fastdata_log::{LogConfig, PartitionLog, SystemClock};
+use fastdata_tests::log_workload::{seeded_rng, value_for, MAX_BATCH_RECORDS};
 use fastdata_tests::{DataDir, Process};
+use rand::Rng;
+
+/// The variable that fixes the tests' random choices (kill timings, the corrupted byte).
+const SEED_ENV: &str = "LOG_CRASH_SEED";
 
 /// The child program, built by Cargo with this test.
 const LOG_WRITER: &str = env!("CARGO_BIN_EXE_log_writer");
@@ -33,52 +38,6 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Value size the child is run with (`--value-bytes`).
 const VALUE_BYTES: usize = 100;
-
-/// The most records `log_writer` puts in one batch.
-const MAX_BATCH_RECORDS: i64 = 20;
-
-/// The value `log_writer` writes at `offset`; must match its `value_for`.
-fn value_for(offset: i64, len: usize) -> Vec<u8> {
-    let mut value = format!("value-{offset:012}:").into_bytes();
-    let mut i = 0u64;
-    while value.len() < len {
-        let letter = (offset as u64).wrapping_mul(31).wrapping_add(i * 7) % 26;
-        value.push(b'a' + letter as u8);
-        i += 1;
-    }
-    value
-}
-
-/// SplitMix64, for kill timings and corruption positions.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env(test: &str) -> Rng {
-        let seed = std::env::var("LOG_CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64)
-            });
-        eprintln!("{test}: LOG_CRASH_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-}
 
 /// The configuration `log_writer` opens the log with, for `segment_bytes`.
 fn config(segment_bytes: u64) -> LogConfig {
@@ -186,7 +145,7 @@ fn spawn_writer(dir: &DataDir, args: &[String]) -> Process {
 fn acknowledged_appends_survive_sigkill() {
     const ROUNDS: u64 = 6;
     const SEGMENT_BYTES: u64 = 64 * 1024;
-    let mut rng = Rng::from_env("acknowledged_appends_survive_sigkill");
+    let mut rng = seeded_rng(SEED_ENV, "acknowledged_appends_survive_sigkill");
     let dir = DataDir::new("log-crash-sigkill").unwrap();
     let log_dir = dir.join("partition-0");
     let mut expected_end = 0i64;
@@ -198,7 +157,7 @@ fn acknowledged_appends_survive_sigkill() {
                 "append".into(),
                 log_dir.display().to_string(),
                 "--seed".into(),
-                rng.next().to_string(),
+                rng.gen::<u64>().to_string(),
                 "--epoch".into(),
                 round.to_string(),
                 "--value-bytes".into(),
@@ -222,7 +181,7 @@ fn acknowledged_appends_survive_sigkill() {
         let mut lines = vec![child
             .wait_for_line(TIMEOUT, |l| l.starts_with("acked "))
             .unwrap()];
-        thread::sleep(Duration::from_millis(rng.range(50, 500)));
+        thread::sleep(Duration::from_millis(rng.gen_range(50..500)));
         child.kill().unwrap();
         lines.extend(child.read_to_end(TIMEOUT).unwrap());
         let acked = acked_ranges(&lines);
@@ -235,7 +194,7 @@ fn acknowledged_appends_survive_sigkill() {
                 first, next,
                 "round {round}: acknowledged ranges must be contiguous"
             );
-            assert!(last >= first && last - first < MAX_BATCH_RECORDS);
+            assert!(last >= first && last - first < MAX_BATCH_RECORDS as i64);
             next = last + 1;
         }
         let acked_end = next;
@@ -252,7 +211,7 @@ fn acknowledged_appends_survive_sigkill() {
         // At most the one batch that was being appended when the kill landed, or whose
         // acknowledgement had not been printed yet.
         assert!(
-            end <= acked_end + MAX_BATCH_RECORDS,
+            end <= acked_end + MAX_BATCH_RECORDS as i64,
             "round {round}: log ends at {end}, past anything written after offset {}",
             acked_end - 1
         );
@@ -305,7 +264,10 @@ fn active_segment(dir: &Path) -> PathBuf {
 fn corrupt_byte_in_active_segment_truncates_at_last_valid_batch() {
     const BATCHES: u64 = 200;
     const SEGMENT_BYTES: u64 = 96 * 1024;
-    let mut rng = Rng::from_env("corrupt_byte_in_active_segment_truncates_at_last_valid_batch");
+    let mut rng = seeded_rng(
+        SEED_ENV,
+        "corrupt_byte_in_active_segment_truncates_at_last_valid_batch",
+    );
     let dir = DataDir::new("log-crash-corrupt").unwrap();
     let log_dir = dir.join("partition-0");
     let log_dir_arg = log_dir.display().to_string();
@@ -345,10 +307,10 @@ fn corrupt_byte_in_active_segment_truncates_at_last_valid_batch() {
         segment.display(),
         batches.len()
     );
-    let victim = rng.range(batches.len() as u64 / 4, batches.len() as u64 * 3 / 4) as usize;
+    let victim = rng.gen_range(batches.len() / 4..batches.len() * 3 / 4);
     let (batch_position, batch_size, batch_base) = batches[victim];
-    let corrupt_at = batch_position + rng.range(16, batch_size as u64) as usize;
-    bytes[corrupt_at] ^= 1 << rng.range(0, 8);
+    let corrupt_at = batch_position + rng.gen_range(16..batch_size);
+    bytes[corrupt_at] ^= 1 << rng.gen_range(0..8);
     fs::write(&segment, &bytes).unwrap();
     eprintln!(
         "corrupted byte {corrupt_at} of {} (batch {victim} of {}, at {batch_position}, base \

@@ -59,6 +59,9 @@ use std::io::{self, IoSlice};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use super::{MappedFile, OpenMode, Storage, StorageFile};
 
 /// Largest file the simulation holds (an offset beyond it is an error, not an allocation).
@@ -196,24 +199,6 @@ fn check_len(offset: u64, len: usize) -> io::Result<()> {
     }
 }
 
-/// splitmix64: small, seedable and good enough to pick crash points.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform enough in `0..=max` for a simulation.
-    fn up_to(&mut self, max: usize) -> usize {
-        (self.next() % (max as u64 + 1)) as usize
-    }
-}
-
 impl State {
     fn is_dir(&self, key: &Path) -> bool {
         is_root(key) || self.visible.get(key) == Some(&Entry::Dir)
@@ -310,14 +295,14 @@ impl SimStorage {
             let mut content = std::mem::take(&mut inode.durable);
             let pending = std::mem::take(&mut inode.pending);
             if let PowerLoss::TornPrefix { seed } = mode {
-                let mut rng = SplitMix64(seed ^ ino.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-                let kept = rng.up_to(pending.len());
+                let mut rng = StdRng::seed_from_u64(seed ^ ino.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+                let kept = rng.gen_range(0..=pending.len());
                 for op in &pending[..kept] {
                     apply(&mut content, op);
                 }
                 if let Some(Op::Write { offset, data }) = pending.get(kept) {
                     // Strictly partial: keeping it whole is the same as a longer prefix.
-                    let bytes = rng.up_to(data.len().saturating_sub(1));
+                    let bytes = rng.gen_range(0..data.len().max(1));
                     if bytes > 0 {
                         let torn = Op::Write {
                             offset: *offset,

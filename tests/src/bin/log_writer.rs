@@ -37,36 +37,9 @@ use bytes::Bytes;
 use fastdata_log::batch::{BatchBuilder, Compression};
 use fastdata_log::storage::RealStorage;
 use fastdata_log::{LogConfig, PartitionLog, RecoveryReport, SystemClock};
-
-/// The most records one appended batch holds.
-const MAX_BATCH_RECORDS: u64 = 20;
-
-/// The deterministic value of the record at `offset`: `value-<offset, 12 digits>:` followed by
-/// lowercase letters derived from the offset, `len` bytes in all (longer if the prefix is).
-/// The test crate's `log_crash` tests compute the same function.
-fn value_for(offset: i64, len: usize) -> Vec<u8> {
-    let mut value = format!("value-{offset:012}:").into_bytes();
-    let mut i = 0u64;
-    while value.len() < len {
-        let letter = (offset as u64).wrapping_mul(31).wrapping_add(i * 7) % 26;
-        value.push(b'a' + letter as u8);
-        i += 1;
-    }
-    value
-}
-
-/// SplitMix64: a tiny deterministic generator, enough to vary batch sizes.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
+use fastdata_tests::log_workload::{value_for, MAX_BATCH_RECORDS};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 struct Args {
     command: String,
@@ -154,12 +127,12 @@ fn append(args: &Args) -> Result<()> {
         log.log_end_offset(),
         describe(log.recovery_report())
     ))?;
-    let mut rng = SplitMix64(args.seed);
+    let mut rng = StdRng::seed_from_u64(args.seed);
     let mut done = 0u64;
     while args.batches.is_none_or(|n| done < n) {
         // The only writer: the next offsets are known before the append.
         let first = log.log_end_offset();
-        let count = 1 + rng.next() % MAX_BATCH_RECORDS;
+        let count = rng.gen_range(1..=MAX_BATCH_RECORDS);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
