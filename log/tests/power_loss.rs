@@ -253,7 +253,8 @@ impl Harness {
         }
     }
 
-    fn append_plain(&mut self, specs: &[BatchSpec]) {
+    /// A producer request of plain batches (one per spec), a millisecond after the last.
+    fn plain_request(&mut self, specs: &[BatchSpec]) -> Bytes {
         self.clock.advance(1);
         let mut request = Vec::new();
         for spec in specs {
@@ -265,7 +266,11 @@ impl Harness {
                 &recs,
             ));
         }
-        let request = Bytes::from(request);
+        Bytes::from(request)
+    }
+
+    fn append_plain(&mut self, specs: &[BatchSpec]) {
+        let request = self.plain_request(specs);
         let info = self.log().append(request.clone(), 0).expect("append");
         self.model.append(&request, &info);
         self.after_append();
@@ -460,18 +465,7 @@ impl Harness {
         let mut may_be_clean = false;
         let crashed = match op {
             Op::Append(specs) => {
-                self.clock.advance(1);
-                let mut request = Vec::new();
-                for spec in specs {
-                    let recs = self.records(spec);
-                    request.extend_from_slice(&build_batch(
-                        codec(spec.codec),
-                        None,
-                        self.clock_ms(),
-                        &recs,
-                    ));
-                }
-                let request = Bytes::from(request);
+                let request = self.plain_request(specs);
                 match self.log().append(request.clone(), 0) {
                     Ok(info) => {
                         self.model.append(&request, &info);
