@@ -590,76 +590,49 @@ impl PartitionLog {
         max_offset: Option<i64>,
         min_one_batch: bool,
     ) -> Result<ReadResult> {
-        let (file, path, position, available, first_size, result) = {
-            let st = self.read_state();
-            let mut result = ReadResult {
-                records: Bytes::new(),
-                log_start_offset: st.log_start_offset,
-                log_end_offset: st.log_end_offset,
-            };
-            if offset < st.log_start_offset || offset > st.log_end_offset {
-                return Err(Error::OffsetOutOfRange {
-                    offset,
+        // A truncation between planning and reading can shorten the file: plan again once.
+        let mut attempts = 2;
+        loop {
+            attempts -= 1;
+            let (plan, mut result) = {
+                let st = self.read_state();
+                if offset < st.log_start_offset || offset > st.log_end_offset {
+                    return Err(Error::OffsetOutOfRange {
+                        offset,
+                        log_start_offset: st.log_start_offset,
+                        log_end_offset: st.log_end_offset,
+                    });
+                }
+                let result = ReadResult {
+                    records: Bytes::new(),
                     log_start_offset: st.log_start_offset,
                     log_end_offset: st.log_end_offset,
-                });
-            }
-            let upper = max_offset.map_or(st.log_end_offset, |m| m.min(st.log_end_offset));
-            let from = st
-                .segments
-                .range(..=offset)
-                .next_back()
-                .map_or(i64::MIN, |(b, _)| *b);
-            let mut found = None;
-            for seg in st.segments.range(from..).map(|(_, s)| s) {
-                if let Some((position, header)) = seg.find_batch(offset)? {
-                    found = Some((seg, position, header));
-                    break;
-                }
-            }
-            let Some((seg, position, header)) = found else {
+                };
+                (plan_read(&st, offset, max_offset)?, result)
+            };
+            let Some(plan) = plan else {
                 return Ok(result);
             };
-            if header.base_offset >= upper {
-                return Ok(result);
-            }
-            let end = if upper < seg.next_offset {
-                seg.find_batch(upper)?.map_or(seg.size, |(p, _)| p)
+            let len = if plan.available <= max_bytes {
+                plan.available
+            } else if plan.first_size <= max_bytes {
+                max_bytes
+            } else if min_one_batch {
+                plan.first_size
             } else {
-                seg.size
-            };
-            let available = (end - position) as usize;
-            if available == 0 {
-                result.records = Bytes::new();
                 return Ok(result);
+            };
+            let mut buf = bytes::BytesMut::zeroed(len);
+            match plan.file.read_exact_at(&mut buf, plan.position) {
+                Ok(()) => {
+                    let whole = whole_batches_len(&buf);
+                    result.records = buf.freeze().slice(..whole);
+                    return Ok(result);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && attempts > 0 => {}
+                Err(e) => return Err(Error::io(plan.path, e)),
             }
-            (
-                seg.log.clone(),
-                seg.log_path.clone(),
-                position,
-                available,
-                header.total_size(),
-                result,
-            )
-        };
-        let len = if available <= max_bytes {
-            available
-        } else if first_size <= max_bytes {
-            max_bytes
-        } else if min_one_batch {
-            first_size
-        } else {
-            0
-        };
-        let mut result = result;
-        if len == 0 {
-            return Ok(result);
         }
-        let mut buf = bytes::BytesMut::zeroed(len);
-        file.read_exact_at(&mut buf, position).at(&path)?;
-        let whole = whole_batches_len(&buf);
-        result.records = buf.freeze().slice(..whole);
-        Ok(result)
     }
 
     /// The first offset whose record has a timestamp at or after `timestamp`, with that record's
@@ -1097,6 +1070,48 @@ fn load_segments(
         }
     }
     Ok(segments)
+}
+
+/// Where a read will copy from: found under the state lock, read outside it.
+struct ReadPlan {
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    position: u64,
+    /// Bytes of whole batches from `position` up to the segment end or the read's upper bound.
+    available: usize,
+    first_size: usize,
+}
+
+/// Find the batch holding `offset` (or the first after it, across segments) and how many bytes
+/// of whole batches follow it below `max_offset` and the log end. `None`: nothing to read.
+fn plan_read(st: &State, offset: i64, max_offset: Option<i64>) -> Result<Option<ReadPlan>> {
+    let upper = max_offset.map_or(st.log_end_offset, |m| m.min(st.log_end_offset));
+    let from = st
+        .segments
+        .range(..=offset)
+        .next_back()
+        .map_or(i64::MIN, |(b, _)| *b);
+    for seg in st.segments.range(from..).map(|(_, s)| s) {
+        let Some((position, header)) = seg.find_batch(offset)? else {
+            continue;
+        };
+        if header.base_offset >= upper {
+            return Ok(None);
+        }
+        let end = if upper < seg.next_offset {
+            seg.find_batch(upper)?.map_or(seg.size, |(p, _)| p)
+        } else {
+            seg.size
+        };
+        return Ok(Some(ReadPlan {
+            file: seg.log.clone(),
+            path: seg.log_path.clone(),
+            position,
+            available: (end - position) as usize,
+            first_size: header.total_size(),
+        }));
+    }
+    Ok(None)
 }
 
 /// The length of the prefix of `buf` made of whole batches.
