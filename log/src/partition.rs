@@ -924,6 +924,10 @@ impl PartitionLog {
             seg.sync_indexes()?;
         }
         st.producers.write_snapshot(storage, &self.dir, end)?;
+        // Snapshots of earlier closes are superseded; one at or below the active segment's base
+        // stays for truncations into it.
+        let active_base = st.segments.keys().next_back().copied().unwrap_or(end);
+        ProducerStateManager::delete_snapshots_below(storage, &self.dir, active_base)?;
         st.epochs.persist(storage, &self.dir)?;
         checkpoint::write_offset(storage, &self.dir, LOG_START_OFFSET, st.log_start_offset)?;
         checkpoint::write_offset(storage, &self.dir, RECOVERY_POINT, end)?;

@@ -728,3 +728,27 @@ fn a_segment_that_outlived_the_lost_tail_before_it_is_dropped_on_recovery() {
         flushed
     );
 }
+
+#[test]
+fn producer_snapshots_stay_bounded_across_rolls_and_restarts() {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let snapshots = || {
+        storage
+            .list_dir(Path::new("/data/t-0"))
+            .expect("list")
+            .into_iter()
+            .filter(|n| n.ends_with(".snapshot"))
+            .count()
+    };
+    for round in 0..20 {
+        let log = open_sim(&storage, small_config(), &clock);
+        for i in 0..5 {
+            log.append(batch(round * 100 + i, 4, T0), 0)
+                .expect("append");
+        }
+        log.flush_until(i64::MAX).expect("flush");
+        log.close().expect("close");
+        assert!(snapshots() <= 3, "round {round}: {} snapshots", snapshots());
+    }
+}
