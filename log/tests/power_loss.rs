@@ -281,11 +281,13 @@ impl Harness {
         self.clock.now_ms()
     }
 
-    fn produce(&mut self, producer: usize, spec: &BatchSpec) {
+    /// The producer's next batch, a millisecond after the last. A new batch: the producer gives
+    /// up on anything it lost.
+    /// Also returns the batch's last sequence number.
+    fn producer_request(&mut self, producer: usize, spec: &BatchSpec) -> (Bytes, i32) {
         self.clock.advance(1);
         let recs = self.records(spec);
         let p = self.producers.entry(producer).or_default();
-        // A new batch: the producer gives up on anything lost.
         p.lost.clear();
         let seq = p.next_sequence();
         let bytes = build_batch(
@@ -294,6 +296,11 @@ impl Harness {
             self.clock_ms(),
             &recs,
         );
+        (bytes, seq + recs.len() as i32 - 1)
+    }
+
+    fn produce(&mut self, producer: usize, spec: &BatchSpec) {
+        let (bytes, last_sequence) = self.producer_request(producer, spec);
         let info = self
             .log()
             .append(bytes.clone(), 0)
@@ -305,7 +312,7 @@ impl Harness {
             .in_log
             .push(Sent {
                 bytes,
-                last_sequence: seq + recs.len() as i32 - 1,
+                last_sequence,
                 offsets: (info.first_offset, info.last_offset),
             });
         self.after_append();
@@ -482,17 +489,7 @@ impl Harness {
             }
             Op::Produce { producer, spec } => {
                 let producer = usize::from(*producer);
-                self.clock.advance(1);
-                let recs = self.records(spec);
-                let p = self.producers.entry(producer).or_default();
-                p.lost.clear();
-                let seq = p.next_sequence();
-                let bytes = build_batch(
-                    codec(spec.codec),
-                    Some((PRODUCER_IDS[producer], 0, seq)),
-                    self.clock_ms(),
-                    &recs,
-                );
+                let (bytes, last_sequence) = self.producer_request(producer, spec);
                 let result = self.log().append(bytes.clone(), 0);
                 let crashed = result.is_err();
                 let info = result.unwrap_or_else(|_| self.in_flight(&bytes));
@@ -503,7 +500,7 @@ impl Harness {
                     .in_log
                     .push(Sent {
                         bytes,
-                        last_sequence: seq + recs.len() as i32 - 1,
+                        last_sequence,
                         offsets: (info.first_offset, info.last_offset),
                     });
                 if !crashed {
