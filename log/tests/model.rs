@@ -28,10 +28,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{
-    build_batch, codec, read_all, unique_value, Crashing, MBatch, Model, Rec, RecSpec, NO_CRASH,
-};
-use fastdata_log::storage::{PowerLoss, SimStorage};
+use common::{build_batch, codec, read_all, unique_value, MBatch, Model, Rec, RecSpec};
+use fastdata_log::storage::{CrashingStorage, PowerLoss, SimStorage, NO_CRASH};
 use fastdata_log::{CleanupPolicy, Clock, LogConfig, ManualClock, PartitionLog};
 use proptest::prelude::*;
 
@@ -114,10 +112,7 @@ fn shapes(batches: &[MBatch]) -> Vec<(i64, i64, Vec<Rec>)> {
 }
 
 fn open(storage: &SimStorage, budget: &Arc<AtomicI64>, clock: &Arc<ManualClock>) -> PartitionLog {
-    let storage = Crashing {
-        inner: storage.clone(),
-        budget: budget.clone(),
-    };
+    let storage = CrashingStorage::with_budget(storage.clone(), budget.clone());
     PartitionLog::open(common::DIR, config(), Arc::new(storage), clock.clone()).expect("open")
 }
 

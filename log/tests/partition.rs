@@ -2,16 +2,12 @@
 //! reopen, truncation, retention, reads by time, idempotence, leader epochs, group commit,
 //! compaction, and refusing bad input.
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use fastdata_log::batch::{split_batches, BatchBuilder, Compression};
-use fastdata_log::storage::{
-    MappedFile, OpenMode, PowerLoss, RealStorage, SimStorage, Storage, StorageFile,
-};
+use fastdata_log::storage::{CrashingStorage, PowerLoss, RealStorage, SimStorage, Storage};
 use fastdata_log::{CleanupPolicy, Error, LogConfig, ManualClock, PartitionLog};
 
 const T0: i64 = 1_700_000_000_000;
@@ -394,81 +390,20 @@ fn leader_epochs_are_stamped_cached_and_persisted() {
     assert_eq!(log.latest_epoch(), Some(1));
 }
 
-/// A real filesystem that counts fdatasyncs.
-#[derive(Default)]
-struct CountingStorage {
-    syncs: Arc<AtomicUsize>,
-}
-
-struct CountingFile {
-    inner: Arc<dyn StorageFile>,
-    syncs: Arc<AtomicUsize>,
-}
-
-impl Storage for CountingStorage {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-        Ok(Arc::new(CountingFile {
-            inner: RealStorage.open(path, mode)?,
-            syncs: self.syncs.clone(),
-        }))
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        RealStorage.create_dir_all(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealStorage.list_dir(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        RealStorage.exists(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealStorage.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        RealStorage.remove_file(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        RealStorage.sync_dir(dir)
-    }
-}
-
-impl StorageFile for CountingFile {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_exact_at(buf, offset)
-    }
-    fn write_all_vectored_at(&self, bufs: &[io::IoSlice<'_>], offset: u64) -> io::Result<()> {
-        self.inner.write_all_vectored_at(bufs, offset)
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::SeqCst);
-        self.inner.sync_data()
-    }
-    fn map(&self, len: usize) -> io::Result<Box<dyn MappedFile>> {
-        self.inner.map(len)
-    }
-}
-
 #[test]
 fn concurrent_appenders_share_fsyncs_and_each_is_durable_when_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Arc::new(CountingStorage::default());
-    let syncs = storage.syncs.clone();
+    let storage = CrashingStorage::new(RealStorage);
     let log = Arc::new(
         PartitionLog::open(
             dir.path(),
             LogConfig::default(),
-            storage,
+            Arc::new(storage.clone()),
             Arc::new(ManualClock::new(T0)),
         )
         .expect("open"),
     );
-    let before = syncs.load(Ordering::SeqCst);
+    let before = storage.syncs();
     let threads = 8;
     let per_thread = 40;
     std::thread::scope(|s| {
@@ -483,7 +418,7 @@ fn concurrent_appenders_share_fsyncs_and_each_is_durable_when_acknowledged() {
             });
         }
     });
-    let used = syncs.load(Ordering::SeqCst) - before;
+    let used = (storage.syncs() - before) as usize;
     let appends = (threads * per_thread) as usize;
     assert_eq!(log.log_end_offset(), appends as i64 * 2);
     assert!(

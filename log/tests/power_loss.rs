@@ -13,7 +13,7 @@
 //! - appends continue at the log end offset, and idempotent retries are classified by what
 //!   survived (a surviving batch is a duplicate with its original offsets, a lost one is new).
 //!
-//! Cuts also fall *inside* operations: a storage wrapper ([`common::Crashing`]) makes every
+//! Cuts also fall *inside* operations: a storage wrapper ([`fastdata_log::storage::CrashingStorage`]) makes every
 //! mutating storage call fail after a budget (the process is gone), then the power is cut. An
 //! operation that failed acknowledged nothing, so the log after such a cut must be a prefix of
 //! what was written (the failed append included or not) holding at least what was acknowledged
@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{build_batch, codec, open_sim, unique_value, Crashing, Model, RecSpec, NO_CRASH};
+use common::{build_batch, codec, open_sim, unique_value, Model, RecSpec};
 use fastdata_log::batch::Compression;
-use fastdata_log::storage::{PowerLoss, SimStorage};
+use fastdata_log::storage::{CrashingStorage, PowerLoss, SimStorage, NO_CRASH};
 use fastdata_log::{AppendInfo, Error, LogConfig, ManualClock, PartitionLog};
 use proptest::prelude::*;
 
@@ -137,10 +137,7 @@ fn try_open(
     config: &LogConfig,
     clock: &Arc<ManualClock>,
 ) -> fastdata_log::Result<PartitionLog> {
-    let storage = Crashing {
-        inner: storage.clone(),
-        budget: budget.clone(),
-    };
+    let storage = CrashingStorage::with_budget(storage.clone(), budget.clone());
     PartitionLog::open(
         common::DIR,
         config.clone(),

@@ -9,11 +9,15 @@
 //!   by a directory fsync. [`SimStorage::power_loss`] throws all of that away (optionally keeping a
 //!   torn prefix of the unsynced writes), exactly what a real power cut does to a page cache, and
 //!   invalidates every handle opened before it.
+//! - [`CrashingStorage`] wraps either and makes every mutating call fail once a budget is spent
+//!   (the process died there), so a power cut can fall inside any engine operation; it also
+//!   counts fdatasyncs.
 //!
 //! The engine's durability contract is expressed only in terms of this trait: data is durable once
 //! [`StorageFile::sync_data`] returned for it, and a file's existence (or a rename) is durable once
 //! [`Storage::sync_dir`] returned for its directory.
 
+mod crash;
 mod real;
 mod sim;
 
@@ -21,6 +25,7 @@ use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crash::{CrashingStorage, NO_CRASH};
 pub use real::RealStorage;
 pub use sim::{PowerLoss, SimStorage};
 

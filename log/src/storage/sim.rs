@@ -671,10 +671,10 @@ impl MappedFile for SimMap {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicI64;
 
     use super::*;
-    use crate::storage::{read_file, write_atomically};
+    use crate::storage::{read_file, write_atomically, CrashingStorage};
 
     fn p(s: &str) -> &Path {
         Path::new(s)
@@ -1024,84 +1024,6 @@ mod tests {
         assert_eq!(contents(&s, "/d/a").unwrap(), b"x");
     }
 
-    /// Delegates to a [`SimStorage`] but fails every operation (file operations included) once
-    /// `budget` of them have run: the process "stops" at that point.
-    struct CrashAfter {
-        inner: SimStorage,
-        budget: Arc<AtomicUsize>,
-    }
-
-    fn spend(budget: &AtomicUsize) -> io::Result<()> {
-        budget
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1))
-            .map(drop)
-            .map_err(|_| io::Error::other("crashed"))
-    }
-
-    impl Storage for CrashAfter {
-        fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-            spend(&self.budget)?;
-            let inner = self.inner.open(path, mode)?;
-            Ok(Arc::new(CrashFile {
-                inner,
-                budget: self.budget.clone(),
-            }))
-        }
-        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.create_dir_all(path)
-        }
-        fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-            spend(&self.budget)?;
-            self.inner.list_dir(dir)
-        }
-        fn exists(&self, path: &Path) -> bool {
-            self.inner.exists(path)
-        }
-        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.rename(from, to)
-        }
-        fn remove_file(&self, path: &Path) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.remove_file(path)
-        }
-        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.sync_dir(dir)
-        }
-    }
-
-    struct CrashFile {
-        inner: Arc<dyn StorageFile>,
-        budget: Arc<AtomicUsize>,
-    }
-
-    impl StorageFile for CrashFile {
-        fn len(&self) -> io::Result<u64> {
-            self.inner.len()
-        }
-        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-            self.inner.read_exact_at(buf, offset)
-        }
-        fn write_all_vectored_at(&self, bufs: &[IoSlice<'_>], offset: u64) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.write_all_vectored_at(bufs, offset)
-        }
-        fn set_len(&self, len: u64) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.set_len(len)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            spend(&self.budget)?;
-            self.inner.sync_data()
-        }
-        fn map(&self, len: usize) -> io::Result<Box<dyn MappedFile>> {
-            spend(&self.budget)?;
-            self.inner.map(len)
-        }
-    }
-
     /// Crash `write(storage, path, new)` after every possible number of storage operations, under
     /// each power-loss mode, and return every content `path` was left with. If `durable`, a
     /// `write` that returned `Ok` must have left `new`.
@@ -1120,10 +1042,8 @@ mod tests {
                 if let Some(old) = old {
                     write_atomically(&s, p("/d/ckpt"), old).unwrap();
                 }
-                let crashing = CrashAfter {
-                    inner: s.clone(),
-                    budget: Arc::new(budget.into()),
-                };
+                let crashing =
+                    CrashingStorage::with_budget(s.clone(), Arc::new(AtomicI64::new(budget)));
                 let finished = write(&crashing, p("/d/ckpt"), new).is_ok();
                 s.power_loss(mode);
                 let left = contents(&s, "/d/ckpt");

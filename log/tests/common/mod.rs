@@ -5,14 +5,12 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use fastdata_log::batch::{split_batches, BatchBuilder, Compression};
-use fastdata_log::storage::{MappedFile, OpenMode, SimStorage, Storage, StorageFile};
+use fastdata_log::storage::SimStorage;
 use fastdata_log::{AppendInfo, ManualClock, PartitionLog};
 
 /// The partition directory inside the simulated filesystem.
@@ -353,109 +351,3 @@ pub fn read_all(log: &PartitionLog) -> Vec<MBatch> {
     }
     out
 }
-
-/// A [`SimStorage`] that "crashes the process" once a budget of mutating operations is spent:
-/// from then on every write, resize, sync, creation, rename and removal fails (reads still work),
-/// so a power cut can be simulated in the middle of any engine operation, not only between two.
-#[derive(Clone)]
-pub struct Crashing {
-    pub inner: SimStorage,
-    pub budget: Arc<AtomicI64>,
-}
-
-fn tick(budget: &AtomicI64) -> io::Result<()> {
-    if budget.fetch_sub(1, Ordering::SeqCst) > 0 {
-        Ok(())
-    } else {
-        Err(io::Error::other("simulated crash: the process is gone"))
-    }
-}
-
-impl Storage for Crashing {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
-        if mode != OpenMode::Existing {
-            tick(&self.budget)?;
-        }
-        let inner = self.inner.open(path, mode)?;
-        Ok(Arc::new(CrashingFile {
-            inner,
-            budget: self.budget.clone(),
-        }))
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.create_dir_all(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.remove_file(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.sync_dir(dir)
-    }
-}
-
-struct CrashingFile {
-    inner: Arc<dyn StorageFile>,
-    budget: Arc<AtomicI64>,
-}
-
-impl StorageFile for CrashingFile {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_exact_at(buf, offset)
-    }
-    fn write_all_vectored_at(&self, bufs: &[io::IoSlice<'_>], offset: u64) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.write_all_vectored_at(bufs, offset)
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.sync_data()
-    }
-    fn map(&self, len: usize) -> io::Result<Box<dyn MappedFile>> {
-        Ok(Box::new(CrashingMap {
-            inner: self.inner.map(len)?,
-            budget: self.budget.clone(),
-        }))
-    }
-}
-
-/// Map writes cannot fail; they stay unsynced page-cache writes, which the cut then handles.
-struct CrashingMap {
-    inner: Box<dyn MappedFile>,
-    budget: Arc<AtomicI64>,
-}
-
-impl MappedFile for CrashingMap {
-    fn as_slice(&self) -> &[u8] {
-        self.inner.as_slice()
-    }
-    fn write(&mut self, offset: usize, data: &[u8]) {
-        self.inner.write(offset, data)
-    }
-    fn flush(&self) -> io::Result<()> {
-        tick(&self.budget)?;
-        self.inner.flush()
-    }
-}
-
-/// A budget that never runs out in a test.
-pub const NO_CRASH: i64 = i64::MAX / 2;
