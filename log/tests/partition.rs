@@ -53,6 +53,14 @@ fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(T0))
 }
 
+/// A new log on a new simulated disk, with its storage (for power cuts and reopens) and clock.
+fn fresh(config: LogConfig) -> (SimStorage, Arc<ManualClock>, PartitionLog) {
+    let storage = SimStorage::new();
+    let clock = clock();
+    let log = open_sim(&storage, config, &clock);
+    (storage, clock, log)
+}
+
 /// Every (offset, key, value) readable from `from` to the log end, following segments.
 fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
     let mut out = Vec::new();
@@ -86,9 +94,7 @@ fn value_at(log: &PartitionLog, offset: i64) -> Option<Bytes> {
 
 #[test]
 fn appends_get_dense_offsets_and_read_back_unchanged() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let (_, _, log) = fresh(LogConfig::default());
     let a = log.append(batch(0, 3, T0), 0).expect("append");
     let b = log.append(batch(3, 2, T0), 0).expect("append");
     assert_eq!((a.first_offset, a.last_offset), (0, 2));
@@ -107,9 +113,7 @@ fn appends_get_dense_offsets_and_read_back_unchanged() {
 
 #[test]
 fn reads_honour_max_bytes_high_watermark_and_kip74() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let (_, _, log) = fresh(LogConfig::default());
     let sizes: Vec<usize> = (0..4)
         .map(|i| {
             let b = batch(i * 5, 5, T0);
@@ -173,9 +177,7 @@ fn reads_honour_max_bytes_high_watermark_and_kip74() {
 
 #[test]
 fn segments_roll_by_size_and_a_clean_reopen_skips_recovery() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, small_config(), &clock);
+    let (storage, clock, log) = fresh(small_config());
     for i in 0..60 {
         log.append(batch(i * 4, 4, T0 + i64::from(i)), 0)
             .expect("append");
@@ -198,13 +200,11 @@ fn segments_roll_by_size_and_a_clean_reopen_skips_recovery() {
 
 #[test]
 fn segments_roll_by_age() {
-    let storage = SimStorage::new();
-    let clock = clock();
     let config = LogConfig {
         segment_ms: 1000,
         ..LogConfig::default()
     };
-    let log = open_sim(&storage, config, &clock);
+    let (_, clock, log) = fresh(config);
     log.append(batch(0, 1, T0), 0).expect("append");
     log.append(batch(1, 1, T0), 0).expect("append");
     assert_eq!(log.segment_count(), 1);
@@ -215,9 +215,7 @@ fn segments_roll_by_age() {
 
 #[test]
 fn truncation_removes_the_tail_durably_and_appends_continue() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, small_config(), &clock);
+    let (storage, clock, log) = fresh(small_config());
     for i in 0..40 {
         log.append(batch(i * 3, 3, T0), 0).expect("append");
     }
@@ -249,14 +247,12 @@ fn truncation_removes_the_tail_durably_and_appends_continue() {
 
 #[test]
 fn retention_deletes_whole_closed_segments_by_size_and_by_age() {
-    let storage = SimStorage::new();
-    let clock = clock();
     let config = LogConfig {
         retention_bytes: 4096,
         retention_ms: 60_000,
         ..small_config()
     };
-    let log = open_sim(&storage, config, &clock);
+    let (storage, clock, log) = fresh(config);
     for i in 0..60 {
         log.append(batch(i * 4, 4, T0), 0).expect("append");
     }
@@ -285,9 +281,7 @@ fn retention_deletes_whole_closed_segments_by_size_and_by_age() {
 
 #[test]
 fn offsets_are_found_by_timestamp() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, small_config(), &clock);
+    let (_, _, log) = fresh(small_config());
     for i in 0..50i64 {
         let mut b = BatchBuilder::new(Compression::Lz4);
         b.append(T0 + i * 10, Some(b"k"), Some(b"a"), &[]);
@@ -365,9 +359,7 @@ fn idempotent_producer_duplicates_gaps_and_fencing_survive_reopen() {
 
 #[test]
 fn leader_epochs_are_stamped_cached_and_persisted() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let (storage, clock, log) = fresh(LogConfig::default());
     log.append(batch(0, 3, T0), 1).expect("append");
     log.append(batch(3, 3, T0), 3).expect("append");
     log.append(batch(6, 3, T0), 3).expect("append");
@@ -429,13 +421,11 @@ fn concurrent_appenders_share_fsyncs_and_each_is_durable_when_acknowledged() {
 
 #[test]
 fn flush_messages_policy_makes_each_append_durable_before_it_returns() {
-    let storage = SimStorage::new();
-    let clock = clock();
     let config = LogConfig {
         flush_messages: 1,
         ..LogConfig::default()
     };
-    let log = open_sim(&storage, config.clone(), &clock);
+    let (storage, clock, log) = fresh(config.clone());
     for i in 0..10 {
         log.append(batch(i, 1, T0), 0).expect("append");
         assert_eq!(log.flushed_offset(), i64::from(i) + 1);
@@ -447,13 +437,11 @@ fn flush_messages_policy_makes_each_append_durable_before_it_returns() {
 
 #[test]
 fn flush_ms_policy_flushes_once_due() {
-    let storage = SimStorage::new();
-    let clock = clock();
     let config = LogConfig {
         flush_ms: 1000,
         ..LogConfig::default()
     };
-    let log = open_sim(&storage, config, &clock);
+    let (_, clock, log) = fresh(config);
     log.append(batch(0, 1, T0), 0).expect("append");
     log.flush_if_due().expect("not due");
     assert_eq!(log.flushed_offset(), 0);
@@ -464,9 +452,7 @@ fn flush_ms_policy_flushes_once_due() {
 
 #[test]
 fn an_fsync_error_takes_the_log_offline() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, LogConfig::default(), &clock);
+    let (storage, _, log) = fresh(LogConfig::default());
     log.append(batch(0, 1, T0), 0).expect("append");
     storage
         .inject_sync_error(Path::new("/data/t-0/00000000000000000000.log"))
@@ -481,13 +467,11 @@ fn an_fsync_error_takes_the_log_offline() {
 
 #[test]
 fn bad_input_gets_a_typed_error_and_appends_nothing() {
-    let storage = SimStorage::new();
-    let clock = clock();
     let config = LogConfig {
         max_message_bytes: 1000,
         ..LogConfig::default()
     };
-    let log = open_sim(&storage, config, &clock);
+    let (_, _, log) = fresh(config);
     let good = batch(0, 1, T0);
     let mut corrupt = good.to_vec();
     let last = corrupt.len() - 1;
@@ -523,15 +507,13 @@ fn bad_input_gets_a_typed_error_and_appends_nothing() {
 
 #[test]
 fn compaction_keeps_the_newest_value_per_key_and_expires_tombstones() {
-    let storage = SimStorage::new();
-    let clock = clock();
     let config = LogConfig {
         cleanup_policy: CleanupPolicy::COMPACT,
         delete_retention_ms: 10_000,
         segment_ms: 1000,
         ..small_config()
     };
-    let log = open_sim(&storage, config.clone(), &clock);
+    let (storage, clock, log) = fresh(config.clone());
     let mut newest = std::collections::BTreeMap::new();
     for round in 0..30 {
         let key = format!("key{}", round % 5);
@@ -600,9 +582,7 @@ fn compaction_keeps_the_newest_value_per_key_and_expires_tombstones() {
 
 #[test]
 fn a_damaged_index_is_rebuilt_from_the_log_after_an_unclean_stop() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, small_config(), &clock);
+    let (storage, clock, log) = fresh(small_config());
     for i in 0..60 {
         log.append(batch(i * 4, 4, T0 + i64::from(i)), 0)
             .expect("append");
@@ -636,9 +616,7 @@ fn a_damaged_index_is_rebuilt_from_the_log_after_an_unclean_stop() {
 
 #[test]
 fn a_segment_that_outlived_the_lost_tail_before_it_is_dropped_on_recovery() {
-    let storage = SimStorage::new();
-    let clock = clock();
-    let log = open_sim(&storage, small_config(), &clock);
+    let (storage, clock, log) = fresh(small_config());
     log.append(batch(0, 4, T0), 0).expect("append");
     let flushed = log.flush_until(i64::MAX).expect("flush");
     while log.segment_count() == 1 {
