@@ -302,7 +302,20 @@ impl Harness {
             .log()
             .append(bytes.clone(), 0)
             .expect("idempotent append");
-        self.model.append(&bytes, &info);
+        self.record_sent(producer, bytes, last_sequence, &info);
+        self.after_append();
+    }
+
+    /// A producer batch the log took (or may have taken, in a crash): into the model, and into
+    /// the producer's history for retries.
+    fn record_sent(
+        &mut self,
+        producer: usize,
+        bytes: Bytes,
+        last_sequence: i32,
+        info: &AppendInfo,
+    ) {
+        self.model.append(&bytes, info);
         self.producers
             .entry(producer)
             .or_default()
@@ -312,7 +325,6 @@ impl Harness {
                 last_sequence,
                 offsets: (info.first_offset, info.last_offset),
             });
-        self.after_append();
     }
 
     fn retry(&mut self, producer: usize, pick: u8) {
@@ -490,16 +502,7 @@ impl Harness {
                 let result = self.log().append(bytes.clone(), 0);
                 let crashed = result.is_err();
                 let info = result.unwrap_or_else(|_| self.in_flight(&bytes));
-                self.model.append(&bytes, &info);
-                self.producers
-                    .entry(producer)
-                    .or_default()
-                    .in_log
-                    .push(Sent {
-                        bytes,
-                        last_sequence,
-                        offsets: (info.first_offset, info.last_offset),
-                    });
+                self.record_sent(producer, bytes, last_sequence, &info);
                 if !crashed {
                     self.budget.store(NO_CRASH, Ordering::SeqCst);
                     self.after_append();
