@@ -20,7 +20,9 @@
 //!
 //! Differences from Kafka, deliberately: segments are cleaned one to one (Kafka also merges small
 //! neighbours), and the map holds whole keys rather than 16-byte digests, so no hash collision can
-//! ever drop a record. Transactional control batches are kept as they are.
+//! ever drop a record. Transactional control batches are kept as they are, and so is a batch whose
+//! records cannot be decoded (written before the topic became compacted; appends to a compacted
+//! topic decode every batch).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -96,6 +98,22 @@ fn for_each_batch(view: &SegmentView, mut f: impl FnMut(RecordBatch) -> Result<(
     Ok(())
 }
 
+/// The records of a batch, or `None` (with a warning) if they cannot be decoded: such a batch,
+/// written before the topic was compacted, is kept as it is and its keys are not considered.
+fn decodable_records(
+    view: &SegmentView,
+    batch: &RecordBatch,
+    params: &CleanParams,
+) -> Option<Vec<batch::Record>> {
+    match batch.records(params.max_decompressed_bytes) {
+        Ok(records) => Some(records),
+        Err(error) => {
+            tracing::warn!(file = %view.path.display(), base_offset = batch.header().base_offset, %error, "the cleaner keeps a batch whose records it cannot decode as it is");
+            None
+        }
+    }
+}
+
 /// Build the key → newest offset map over `views`, oldest first. Returns the map and how many
 /// leading segments were read completely within the memory bound.
 pub(crate) fn build_offset_map(
@@ -111,14 +129,18 @@ pub(crate) fn build_offset_map(
                 return Ok(());
             }
             let base = batch.header().base_offset;
-            for record in batch.records(params.max_decompressed_bytes)? {
+            let Some(records) = decodable_records(view, &batch, params) else {
+                return Ok(());
+            };
+            for record in records {
                 let Some(key) = record.key else { continue };
                 let offset = record.offset_delta as i64 + base;
                 if let Some(newest) = map.get_mut(&key) {
                     *newest = (*newest).max(offset);
                 } else {
                     used += key.len() + MAP_ENTRY_OVERHEAD;
-                    map.insert(key, offset);
+                    // A copy: the record's key is a slice that would keep its whole batch alive.
+                    map.insert(Bytes::copy_from_slice(&key), offset);
                 }
                 if used > params.dedupe_buffer_bytes {
                     full = true;
@@ -151,10 +173,12 @@ pub(crate) fn clean_segment(
     let mut emptied_last: Option<batch::BatchHeader> = None;
     for_each_batch(view, |batch| {
         let header = *batch.header();
-        let output = if header.is_control() {
-            Some(batch.bytes().clone())
+        let records = if header.is_control() {
+            None
         } else {
-            let records = batch.records(params.max_decompressed_bytes)?;
+            decodable_records(view, &batch, params)
+        };
+        let output = if let Some(records) = records {
             let total = records.len();
             let horizon_passed =
                 header.has_delete_horizon() && header.base_timestamp <= params.now_ms;
@@ -188,6 +212,8 @@ pub(crate) fn clean_segment(
             } else {
                 Some(batch::encode_batch(&header, &kept)?)
             }
+        } else {
+            Some(batch.bytes().clone())
         };
         match output {
             Some(bytes) => {

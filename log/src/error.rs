@@ -52,6 +52,16 @@ pub enum Error {
         producer_epoch: i16,
         current_epoch: i16,
     },
+    /// A truncation removed appended offsets before they became durable (a follower truncating
+    /// to its leader while appending); they are not in the log.
+    #[error(
+        "offsets up to {last_offset} were truncated away before they became durable \
+         (log end {log_end_offset})"
+    )]
+    TruncatedBeforeDurable {
+        last_offset: i64,
+        log_end_offset: i64,
+    },
     /// A leader epoch went backwards (the log only ever moves to newer epochs).
     #[error("leader epoch {epoch} is older than the latest epoch {latest_epoch} in this log")]
     StaleLeaderEpoch { epoch: i32, latest_epoch: i32 },

@@ -114,6 +114,9 @@ pub struct PartitionLog {
     state: RwLock<State>,
     flush: Mutex<FlushState>,
     flushed: Condvar,
+    /// Held by a compaction pass from start to end, and by truncation: a pass that straddled a
+    /// truncation could drop a record whose newer twin the truncation removed.
+    cleaning: Mutex<()>,
     report: RecoveryReport,
 }
 
@@ -193,6 +196,14 @@ impl PartitionLog {
             .max(first_base)
             .min(log_end_offset);
 
+        // A cut below the recovery point (corruption in data once fsynced) lowers it, so the
+        // segments written after it are scanned if the next stop is unclean too.
+        let recovery_point = if recovery_point > log_end_offset {
+            checkpoint::write_offset(storage.as_ref(), &dir, RECOVERY_POINT, log_end_offset)?;
+            log_end_offset
+        } else {
+            recovery_point
+        };
         epochs.truncate_from_end(log_end_offset);
         epochs.truncate_from_start(log_start_offset);
         if epochs != epochs_before {
@@ -249,6 +260,7 @@ impl PartitionLog {
                 failed: None,
             }),
             flushed: Condvar::new(),
+            cleaning: Mutex::new(()),
             report,
         })
     }
@@ -322,14 +334,16 @@ impl PartitionLog {
     /// file (the page cache); durability follows [`PartitionLog::flush_until`] or the
     /// `flush.messages` policy, which this call applies before returning.
     pub fn append(&self, records: Bytes, leader_epoch: i32) -> Result<AppendInfo> {
-        let (max_message_bytes, max_decompressed) = {
+        let (max_message_bytes, max_decompressed, compacted) = {
             let st = self.read_state();
             (
                 st.config.max_message_bytes,
                 st.config.max_message_bytes.saturating_mul(64),
+                st.config.cleanup_policy.compact,
             )
         };
-        let batches = validate_client_batches(&records, max_message_bytes, max_decompressed)?;
+        let batches =
+            validate_client_batches(&records, max_message_bytes, max_decompressed, compacted)?;
         let now = self.clock.now_ms();
 
         let mut st = self.write_state();
@@ -417,7 +431,13 @@ impl PartitionLog {
         };
         drop(st);
         if flush_now {
-            self.flush_until(next)?;
+            let flushed = self.flush_until(next)?;
+            if flushed < next {
+                return Err(Error::TruncatedBeforeDurable {
+                    last_offset: next - 1,
+                    log_end_offset: flushed,
+                });
+            }
         }
         Ok(info)
     }
@@ -471,7 +491,8 @@ impl PartitionLog {
     }
 
     /// Block until every offset below `end_offset` (clamped to the log end) is durable, and
-    /// return the flushed offset. Concurrent callers share fsyncs: while one thread syncs, the
+    /// return the flushed offset. It is below `end_offset` only if the log end is: when
+    /// `end_offset` was past it, or a truncation removed offsets below it meanwhile. Concurrent callers share fsyncs: while one thread syncs, the
     /// others wait, and a sync covers everything appended before it started.
     pub fn flush_until(&self, end_offset: i64) -> Result<i64> {
         let mut end_offset = end_offset.min(self.log_end_offset());
@@ -682,8 +703,9 @@ impl PartitionLog {
     /// the leader-epoch cache are rolled back, and the result is made durable before returning.
     /// Returns the new log end offset.
     pub fn truncate_to(&self, offset: i64) -> Result<i64> {
-        // A flush pass that straddled the truncation could call the new tail flushed, or write
-        // a producer snapshot of the removed history.
+        // A compaction pass that straddled the truncation could drop records it must keep; a
+        // flush pass could call the new tail flushed, or write a snapshot of the removed history.
+        let _cleaning = relock(self.cleaning.lock());
         let _exclusive = self.exclude_flush();
         let mut st = self.write_state();
         if let Some(reason) = &st.offline {
@@ -823,10 +845,12 @@ impl PartitionLog {
     }
 
     /// One compaction pass over the closed segments (see [`crate::cleaner`]); a no-op unless
-    /// `cleanup.policy` includes `compact`. Reading and rewriting happen outside the state lock;
-    /// each cleaned segment is swapped in under it, unless the segment changed meanwhile
-    /// (retention or truncation removed it), in which case its cleaned copy is discarded.
+    /// `cleanup.policy` includes `compact`. Passes run one at a time, and truncation waits for a
+    /// running pass. Reading and rewriting happen outside the state lock; each cleaned segment is
+    /// then swapped in under it (which re-reads the cleaned segment to build its indexes), unless
+    /// retention removed the segment meanwhile, in which case its cleaned copy is discarded.
     pub fn clean(&self) -> Result<CleanStats> {
+        let _cleaning = relock(self.cleaning.lock());
         let (views, params) = {
             let st = self.read_state();
             if let Some(reason) = &st.offline {
@@ -964,11 +988,13 @@ impl Drop for FlushExclusion<'_> {
 }
 
 /// Validate a producer's record set: one or more whole batches, each within `max.message.bytes`,
-/// with a valid CRC, and with well-formed records when uncompressed.
+/// with a valid CRC and Kafka's producer-batch header rules, and with well-formed records when
+/// uncompressed or when `decode_compressed` (compacted topics).
 fn validate_client_batches(
     records: &Bytes,
     max_message_bytes: usize,
     max_decompressed: usize,
+    decode_compressed: bool,
 ) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
     for batch in batch::split_batches(records) {
@@ -979,8 +1005,12 @@ fn validate_client_batches(
                 max: max_message_bytes,
             });
         }
-        if batch.header().compression()? == batch::Compression::None {
+        // The records of a compressed batch are decoded only where the log must read them:
+        // on compacted topics, whose cleaner reads every key.
+        if decode_compressed || batch.header().compression()? == batch::Compression::None {
             batch.validate_client_records(max_decompressed)?;
+        } else {
+            batch.validate_client_header()?;
         }
         batches.push(batch);
     }
@@ -1173,21 +1203,30 @@ fn recover_segment(
 fn load_producer_state(st: &mut State, storage: &dyn Storage, dir: &Path) -> Result<()> {
     let end = st.log_end_offset;
     ProducerStateManager::delete_snapshots_above(storage, dir, end)?;
-    let snapshot = ProducerStateManager::latest_snapshot_at_or_below(storage, dir, end)?;
-    let (mut producers, from) = match snapshot {
-        Some(offset) if offset >= st.log_start_offset => (
-            ProducerStateManager::load_snapshot(
-                storage,
-                dir,
-                offset,
-                st.config.producer_id_expiration_ms,
-            )?,
-            offset,
-        ),
-        _ => (
-            ProducerStateManager::new(st.config.producer_id_expiration_ms),
-            st.log_start_offset,
-        ),
+    let expiration_ms = st.config.producer_id_expiration_ms;
+    // The newest readable snapshot at or below the end; a corrupt one is deleted (it is derived
+    // data) and the next older one tried, down to replaying the whole log.
+    let (mut producers, from) = loop {
+        let snapshot = ProducerStateManager::latest_snapshot_at_or_below(storage, dir, end)?;
+        match snapshot {
+            Some(offset) if offset >= st.log_start_offset => {
+                match ProducerStateManager::load_snapshot(storage, dir, offset, expiration_ms) {
+                    Ok(producers) => break (producers, offset),
+                    Err(error @ Error::Corrupt { .. }) => {
+                        warn!(dir = %dir.display(), offset, %error, "deleting an unreadable producer snapshot; rebuilding from the log");
+                        let path = ProducerStateManager::snapshot_path(dir, offset);
+                        storage.remove_file(&path).at(&path)?;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            _ => {
+                break (
+                    ProducerStateManager::new(expiration_ms),
+                    st.log_start_offset,
+                )
+            }
+        }
     };
     let start_base = st
         .segments

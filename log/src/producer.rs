@@ -16,9 +16,10 @@
 //! - **Follower append, recovery, rebuild after truncation**: the state is derived from the log
 //!   itself (producer id, epoch and base sequence sit in every v2 batch header), so these call
 //!   [`ProducerStateManager::replay`] for each batch, which updates without checking.
-//! - **Snapshots**: at segment roll (and clean shutdown) the log writes
-//!   [`ProducerStateManager::write_snapshot`] as `<20-digit offset>.snapshot` in the partition
-//!   directory. Recovery loads the latest snapshot at or below the recovery point
+//! - **Snapshots**: the state captured at a segment roll (written by the next flush pass) and at
+//!   a clean shutdown goes to [`ProducerStateManager::write_snapshot`] as
+//!   `<20-digit offset>.snapshot` in the partition directory. Opening loads the latest readable
+//!   snapshot at or below the log end (a corrupt one is deleted and the next older one tried)
 //!   ([`ProducerStateManager::latest_snapshot_at_or_below`],
 //!   [`ProducerStateManager::load_snapshot`]) and replays the batches from that offset on.
 //!   Truncation deletes the snapshots above the new end

@@ -368,7 +368,9 @@ impl Segment {
                 header.base_offset
             ));
         }
-        if header.last_offset() - self.base_offset > i64::from(u32::MAX) {
+        if header.base_offset > i64::MAX - i64::from(i32::MAX) - 1
+            || header.last_offset() - self.base_offset > i64::from(u32::MAX)
+        {
             return Err(format!(
                 "offset {} does not fit the segment",
                 header.last_offset()

@@ -665,3 +665,68 @@ fn producer_snapshots_stay_bounded_across_rolls_and_restarts() {
         assert!(snapshots() <= 3, "round {round}: {} snapshots", snapshots());
     }
 }
+
+#[test]
+fn compressed_batches_meet_the_producer_header_rules_and_compacted_topics_decode_them() {
+    use fastdata_log::batch::{compute_crc, CRC_OFFSET};
+    let gzip = |n: u32| {
+        let mut b = BatchBuilder::new(Compression::Gzip);
+        for i in 0..n {
+            b.append(T0, Some(format!("k{i}").as_bytes()), Some(b"v"), &[]);
+        }
+        b.build().expect("batch").to_vec()
+    };
+    let recrc = |mut bytes: Vec<u8>| {
+        let crc = compute_crc(&bytes);
+        bytes[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(bytes)
+    };
+    let (_, _, log) = fresh(LogConfig::default());
+    // lastOffsetDelta 999999 for one record: a valid CRC does not make it a valid producer batch.
+    let mut inflated = gzip(1);
+    inflated[23..27].copy_from_slice(&999_999i32.to_be_bytes());
+    assert!(matches!(
+        log.append(recrc(inflated), 0),
+        Err(Error::InvalidBatch(_))
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+    // Garbage in place of the gzip stream: stored on a delete topic (its records are not read),
+    // refused on a compacted one (the cleaner would have to read it).
+    let mut garbled = gzip(3);
+    let end = garbled.len();
+    for byte in &mut garbled[70..end - 4] {
+        *byte = 0x5a;
+    }
+    let garbled = recrc(garbled);
+    log.append(garbled.clone(), 0)
+        .expect("a delete topic stores compressed batches as they are");
+    let (_, _, compacted) = fresh(LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        ..LogConfig::default()
+    });
+    assert!(matches!(
+        compacted.append(garbled, 0),
+        Err(Error::InvalidBatch(_))
+    ));
+    compacted
+        .append(Bytes::from(gzip(3)), 0)
+        .expect("a sound gzip batch");
+}
+
+#[test]
+fn a_corrupt_producer_snapshot_is_rebuilt_from_the_log() {
+    let (storage, clock, log) = fresh(LogConfig::default());
+    let mut b = BatchBuilder::new(Compression::None).producer(7, 0, 0);
+    b.append(T0, Some(b"k"), Some(b"v"), &[]);
+    let sent = b.build().expect("batch");
+    log.append(sent.clone(), 0).expect("append");
+    log.close().expect("close");
+    let snapshot = Path::new("/data/t-0/00000000000000000001.snapshot");
+    storage.corrupt(snapshot, 10, 0xee).expect("corrupt");
+    let log = open_sim(&storage, LogConfig::default(), &clock);
+    assert!(!storage.exists(snapshot), "the unreadable snapshot is gone");
+    assert!(
+        log.append(sent, 0).expect("retry").duplicate,
+        "state rebuilt from the log"
+    );
+}

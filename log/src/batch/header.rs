@@ -121,12 +121,14 @@ impl BatchHeader {
 
     /// The offset of the batch's last record (records occupy `base_offset..=last_offset`).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        // Saturating: the base offset is outside the CRC, so a corrupt one must not overflow.
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
     /// The offset after the batch.
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
 
     /// The sequence number of the batch's last record, wrapping at `i32::MAX` as Kafka does.

@@ -303,10 +303,10 @@ impl RecordBatch {
         Ok(())
     }
 
-    /// [`RecordBatch::validate_records`] plus what Kafka's `LogValidator` demands of a batch from
-    /// a producer: at least one record, `lastOffsetDelta == recordsCount - 1`, offset deltas
-    /// exactly `0..n-1`, no control batch, and a `baseSequence` ≥ 0 when a producer id is set.
-    pub fn validate_client_records(&self, max_decompressed_bytes: usize) -> Result<(), BatchError> {
+    /// What Kafka's `LogValidator` demands of a producer batch's header, checkable without
+    /// decompressing: at least one record, `lastOffsetDelta == recordsCount - 1`, no control
+    /// batch, and a `baseSequence` ≥ 0 when a producer id is set.
+    pub fn validate_client_header(&self) -> Result<(), BatchError> {
         let h = &self.header;
         if h.records_count <= 0 {
             return Err(BatchError::InvalidClientBatch(
@@ -328,6 +328,13 @@ impl RecordBatch {
                 "baseSequence must be set with a producer id",
             ));
         }
+        Ok(())
+    }
+
+    /// [`RecordBatch::validate_client_header`] and [`RecordBatch::validate_records`], with offset
+    /// deltas exactly `0..n-1`: everything Kafka's `LogValidator` checks of a producer's batch.
+    pub fn validate_client_records(&self, max_decompressed_bytes: usize) -> Result<(), BatchError> {
+        self.validate_client_header()?;
         for (index, r) in self
             .walk(max_decompressed_bytes, Fields::Check)?
             .enumerate()
