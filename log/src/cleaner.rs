@@ -12,9 +12,11 @@
 //!    every segment still ends where the next begins (recovery relies on that). A tombstone (null value) is kept until `delete.retention.ms` after the
 //!    cleaner first saw it: that pass stamps the batch's delete horizon (KIP-534, attribute bit 6,
 //!    `base_timestamp = now + delete.retention.ms`), and a pass after the horizon drops it.
-//! 3. **Swap.** `<base>.log.cleaned` is fsynced and renamed to `<base>.log.swap`, the directory is
-//!    fsynced, then the swap file is renamed over `<base>.log` and the old indexes are removed
-//!    (they are rebuilt from the cleaned log). On open, a leftover `.cleaned` file is deleted (the
+//! 3. **Swap.** `<base>.log.cleaned` is fsynced, then opened as a segment whose indexes
+//!    (`<base>.index.cleaned`, `<base>.timeindex.cleaned`) are built and fsynced, all outside the
+//!    partition's lock. Under the lock, `.log.cleaned` is renamed to `<base>.log.swap` and the
+//!    directory fsynced (the commit point), the cleaned indexes are renamed over the old ones, and
+//!    the swap file over `<base>.log`. On open, leftover `.cleaned` files are deleted (the
 //!    original is intact) and a leftover `.swap` file completes its swap, so a crash at any point
 //!    loses nothing.
 //!
@@ -32,7 +34,7 @@ use bytes::Bytes;
 
 use crate::batch::{self, RecordBatch, HEADER_LEN};
 use crate::error::{Error, IoContext, Result};
-use crate::segment::{self, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::segment::{self, SegmentPaths, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::storage::{remove_if_exists, OpenMode, Storage, StorageFile};
 
 /// Suffix (after `.log`) of a segment being written by the cleaner.
@@ -165,7 +167,7 @@ pub(crate) fn clean_segment(
     map: &HashMap<Bytes, i64>,
     params: &CleanParams,
 ) -> Result<CleanStats> {
-    let out_path = cleaned_path(dir, view.base_offset);
+    let out_path = cleaned_paths(dir, view.base_offset).log;
     let out = storage.open(&out_path, OpenMode::Create).at(&out_path)?;
     out.set_len(0).at(&out_path)?;
     let mut written = 0u64;
@@ -241,14 +243,31 @@ pub(crate) fn clean_segment(
     })
 }
 
-/// Replace `<base>.log` with its cleaned copy: `.cleaned` → `.swap` (durable), then `.swap` →
-/// `.log` and the stale indexes removed (durable).
+/// The files of the cleaner's copy of the segment at `base_offset`: `<base>.log.cleaned` and its
+/// indexes, `<base>.index.cleaned` and `<base>.timeindex.cleaned`.
+pub(crate) fn cleaned_paths(dir: &Path, base_offset: i64) -> SegmentPaths {
+    SegmentPaths::of(dir, base_offset).with_suffix(CLEANED_SUFFIX)
+}
+
+/// Replace `<base>.log` and its indexes with the cleaned copy: `.log.cleaned` → `.log.swap`
+/// (durable: the commit point), the cleaned indexes over the old ones, then `.log.swap` → `.log`
+/// (durable). A crash before the commit point leaves the original and leftovers that open
+/// deletes; after it, open completes the swap. Indexes are derived data: a crash between two
+/// renames can only leave indexes that an unclean open checks against the log.
 pub(crate) fn swap_in(storage: &dyn Storage, dir: &Path, base_offset: i64) -> Result<()> {
-    let cleaned = cleaned_path(dir, base_offset);
+    let cleaned = cleaned_paths(dir, base_offset);
+    let live = SegmentPaths::of(dir, base_offset);
     let swap = swap_path(dir, base_offset);
-    storage.rename(&cleaned, &swap).at(&cleaned)?;
+    storage.rename(&cleaned.log, &swap).at(&cleaned.log)?;
     storage.sync_dir(dir).at(dir)?;
-    complete_swap(storage, dir, base_offset)
+    storage
+        .rename(&cleaned.index, &live.index)
+        .at(&cleaned.index)?;
+    storage
+        .rename(&cleaned.time_index, &live.time_index)
+        .at(&cleaned.time_index)?;
+    storage.rename(&swap, &live.log).at(&swap)?;
+    storage.sync_dir(dir).at(dir)
 }
 
 fn complete_swap(storage: &dyn Storage, dir: &Path, base_offset: i64) -> Result<()> {
@@ -281,12 +300,11 @@ pub(crate) fn finish_interrupted_swaps(
 
 /// Remove a cleaned copy that will not be swapped in.
 pub(crate) fn discard_cleaned(storage: &dyn Storage, dir: &Path, base_offset: i64) -> Result<()> {
-    let path = cleaned_path(dir, base_offset);
-    storage.remove_file(&path).at(&path)
-}
-
-fn cleaned_path(dir: &Path, base_offset: i64) -> PathBuf {
-    segment::segment_path(dir, base_offset, &format!("{LOG_SUFFIX}{CLEANED_SUFFIX}"))
+    let cleaned = cleaned_paths(dir, base_offset);
+    for path in [&cleaned.log, &cleaned.index, &cleaned.time_index] {
+        remove_if_exists(storage, path).at(path)?;
+    }
+    Ok(())
 }
 
 fn swap_path(dir: &Path, base_offset: i64) -> PathBuf {

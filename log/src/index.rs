@@ -166,6 +166,11 @@ impl<E: IndexEntry> MappedIndex<E> {
         count
     }
 
+    /// Record that the file was renamed (the map and handle follow it).
+    pub fn renamed(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     /// The number of entries in use.
     pub fn len(&self) -> usize {
         self.len

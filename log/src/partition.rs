@@ -34,7 +34,7 @@ use crate::config::LogConfig;
 use crate::epoch::LeaderEpochCache;
 use crate::error::{Error, IoContext, Result};
 use crate::producer::{Prepared, ProducerStateManager};
-use crate::segment::{self, Segment, StampedBatch, LOG_SUFFIX};
+use crate::segment::{self, Segment, SegmentPaths, StampedBatch, LOG_SUFFIX};
 use crate::storage::{Storage, StorageFile};
 
 /// What an append did.
@@ -846,12 +846,12 @@ impl PartitionLog {
 
     /// One compaction pass over the closed segments (see [`crate::cleaner`]); a no-op unless
     /// `cleanup.policy` includes `compact`. Passes run one at a time, and truncation waits for a
-    /// running pass. Reading and rewriting happen outside the state lock; each cleaned segment is
-    /// then swapped in under it (which re-reads the cleaned segment to build its indexes), unless
-    /// retention removed the segment meanwhile, in which case its cleaned copy is discarded.
+    /// running pass. Reading, rewriting and indexing happen outside the state lock; each cleaned
+    /// segment is then swapped in under it with renames, unless retention removed the segment
+    /// meanwhile, in which case its cleaned copy is discarded.
     pub fn clean(&self) -> Result<CleanStats> {
         let _cleaning = relock(self.cleaning.lock());
-        let (views, params) = {
+        let (views, params, config) = {
             let st = self.read_state();
             if let Some(reason) = &st.offline {
                 return Err(self.offline_error(reason));
@@ -877,7 +877,7 @@ impl PartitionLog {
                 dedupe_buffer_bytes: st.config.cleaner_dedupe_buffer_bytes,
                 max_decompressed_bytes: st.config.max_message_bytes.saturating_mul(64),
             };
-            (views, params)
+            (views, params, st.config.clone())
         };
         let storage = self.storage.as_ref();
         let (map, covered) = cleaner::build_offset_map(&views, &params)?;
@@ -887,17 +887,22 @@ impl PartitionLog {
         let mut stats = CleanStats::default();
         for view in views.iter().take(covered) {
             let segment_stats = cleaner::clean_segment(storage, &self.dir, view, &map, &params)?;
+            let cleaned = self.open_cleaned(view.base_offset, &config, params.now_ms)?;
             let mut st = self.write_state();
             let unchanged = st
                 .segments
                 .get(&view.base_offset)
                 .is_some_and(|s| Arc::ptr_eq(&s.log, &view.log) && s.size == view.size);
             if !unchanged || st.offline.is_some() {
+                drop(cleaned);
                 cleaner::discard_cleaned(storage, &self.dir, view.base_offset)?;
                 continue;
             }
-            let swapped = self.swap_cleaned(&mut st, view.base_offset, params.now_ms);
+            let swapped = cleaner::swap_in(storage, &self.dir, view.base_offset);
             swapped.map_err(|e| self.go_offline(&mut st, e))?;
+            let mut cleaned = cleaned;
+            cleaned.renamed(SegmentPaths::of(&self.dir, view.base_offset));
+            st.segments.insert(view.base_offset, cleaned);
             stats.segments_cleaned += 1;
             stats.records_removed += segment_stats.records_removed;
             stats.bytes_before += segment_stats.bytes_before;
@@ -909,19 +914,21 @@ impl PartitionLog {
         Ok(stats)
     }
 
-    fn swap_cleaned(&self, st: &mut State, base: i64, now: i64) -> Result<()> {
+    /// Open the cleaner's copy of a segment as a segment: validated batch by batch, its indexes
+    /// built, trimmed and fsynced, so the swap under the lock is only renames.
+    fn open_cleaned(&self, base: i64, config: &LogConfig, now: i64) -> Result<Segment> {
         let storage = self.storage.as_ref();
-        cleaner::swap_in(storage, &self.dir, base)?;
-        let mut seg = Segment::open(storage, &self.dir, base, &st.config, true, now)?;
-        if let Some(t) = seg.recover(&st.config, i64::MIN, |_| {})? {
+        let paths = cleaner::cleaned_paths(&self.dir, base);
+        let mut seg = Segment::open_at(storage, paths, base, config, true, now)?;
+        if let Some(t) = seg.recover(config, i64::MIN, |_| {})? {
             return Err(Error::corrupt(
                 &seg.log_path,
                 format!("cleaned segment is invalid: {}", t.reason),
             ));
         }
         seg.seal()?;
-        st.segments.insert(base, seg);
-        Ok(())
+        seg.sync_indexes()?;
+        Ok(seg)
     }
 
     /// Drop idle idempotent-producer state (`producer.id.expiration.ms`).

@@ -49,6 +49,39 @@ pub fn delete_files(storage: &dyn Storage, dir: &Path, base_offset: i64) -> Resu
     Ok(())
 }
 
+/// The three files of a segment.
+#[derive(Clone, Debug)]
+pub(crate) struct SegmentPaths {
+    pub log: PathBuf,
+    pub index: PathBuf,
+    pub time_index: PathBuf,
+}
+
+impl SegmentPaths {
+    /// The files of the segment at `base_offset` in `dir`.
+    pub fn of(dir: &Path, base_offset: i64) -> Self {
+        SegmentPaths {
+            log: segment_path(dir, base_offset, LOG_SUFFIX),
+            index: segment_path(dir, base_offset, INDEX_SUFFIX),
+            time_index: segment_path(dir, base_offset, TIME_INDEX_SUFFIX),
+        }
+    }
+
+    /// The same names with `extra` appended (`.cleaned` for the cleaner's copy).
+    pub fn with_suffix(&self, extra: &str) -> Self {
+        let add = |p: &Path| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(extra);
+            PathBuf::from(name)
+        };
+        SegmentPaths {
+            log: add(&self.log),
+            index: add(&self.index),
+            time_index: add(&self.time_index),
+        }
+    }
+}
+
 /// A batch about to be appended: its validated bytes and the stamped first 17 bytes that replace
 /// the producer's (base offset and leader epoch).
 pub(crate) struct StampedBatch<'a> {
@@ -95,9 +128,11 @@ impl Segment {
         // Stale files are removed rather than truncated: on ext4, truncating a file to zero
         // makes closing it later start writeback of everything written since (auto_da_alloc).
         delete_files(storage, dir, base_offset)?;
-        let log_path = segment_path(dir, base_offset, LOG_SUFFIX);
-        let log = storage.open(&log_path, OpenMode::CreateNew).at(&log_path)?;
-        Self::with_files(storage, dir, base_offset, log, config, true, now_ms)
+        let paths = SegmentPaths::of(dir, base_offset);
+        let log = storage
+            .open(&paths.log, OpenMode::CreateNew)
+            .at(&paths.log)?;
+        Self::with_files(storage, paths, base_offset, log, config, true, now_ms)
     }
 
     /// Open an existing segment. Its size is the file's length; the caller then either trusts it
@@ -110,38 +145,53 @@ impl Segment {
         writable: bool,
         now_ms: i64,
     ) -> Result<Segment> {
-        let log_path = segment_path(dir, base_offset, LOG_SUFFIX);
-        let log = storage.open(&log_path, OpenMode::Existing).at(&log_path)?;
+        let paths = SegmentPaths::of(dir, base_offset);
+        Self::open_at(storage, paths, base_offset, config, writable, now_ms)
+    }
+
+    /// [`Segment::open`] on files of other names (the cleaner's copy).
+    pub fn open_at(
+        storage: &dyn Storage,
+        paths: SegmentPaths,
+        base_offset: i64,
+        config: &LogConfig,
+        writable: bool,
+        now_ms: i64,
+    ) -> Result<Segment> {
+        let log = storage
+            .open(&paths.log, OpenMode::Existing)
+            .at(&paths.log)?;
         let mut segment =
-            Self::with_files(storage, dir, base_offset, log, config, writable, now_ms)?;
+            Self::with_files(storage, paths, base_offset, log, config, writable, now_ms)?;
         segment.size = segment.log.len().at(&segment.log_path)?;
         Ok(segment)
     }
 
+    /// Record that the segment's files were renamed to `paths` (open handles follow a rename).
+    pub fn renamed(&mut self, paths: SegmentPaths) {
+        self.log_path = paths.log;
+        self.offset_index.renamed(paths.index);
+        self.time_index.renamed(paths.time_index);
+    }
+
     fn with_files(
         storage: &dyn Storage,
-        dir: &Path,
+        paths: SegmentPaths,
         base_offset: i64,
         log: Arc<dyn StorageFile>,
         config: &LogConfig,
         writable: bool,
         now_ms: i64,
     ) -> Result<Segment> {
-        let index_path = segment_path(dir, base_offset, INDEX_SUFFIX);
-        let time_path = segment_path(dir, base_offset, TIME_INDEX_SUFFIX);
+        let max = config.segment_index_bytes;
         Ok(Segment {
             base_offset,
-            log_path: segment_path(dir, base_offset, LOG_SUFFIX),
+            offset_index: OffsetIndex::open(storage, &paths.index, max, writable)?,
+            time_index: TimeIndex::open(storage, &paths.time_index, max, writable)?,
+            log_path: paths.log,
             log,
             size: 0,
             next_offset: base_offset,
-            offset_index: OffsetIndex::open(
-                storage,
-                &index_path,
-                config.segment_index_bytes,
-                writable,
-            )?,
-            time_index: TimeIndex::open(storage, &time_path, config.segment_index_bytes, writable)?,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
             bytes_since_index_entry: 0,
