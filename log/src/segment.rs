@@ -97,6 +97,8 @@ pub(crate) struct Truncation {
     pub reason: String,
 }
 
+/// One segment: its log file, its two indexes, and what the partition needs to know of it
+/// without reading the file (size, next offset, max timestamp).
 pub(crate) struct Segment {
     pub base_offset: i64,
     pub log_path: PathBuf,
