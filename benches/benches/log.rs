@@ -96,6 +96,29 @@ fn bench_parallel<S: Sink + Send>(
     });
 }
 
+/// Benchmark `ours` and `baseline` in alternation: every criterion sample times the baseline and
+/// then ours for the same number of writes, so both see the same disk and the per-sample ratio
+/// is not skewed by the disk's mood changing between two benchmarks. Criterion reports ours.
+fn bench_paired(
+    group: &mut Group<'_>,
+    tally: &Arc<Tally>,
+    name: &str,
+    mut ours: impl Sink,
+    mut baseline: impl Sink,
+) {
+    group.throughput(Throughput::BytesDecimal(ours.bytes_per_write()));
+    let full = format!("{APPEND}/{name}");
+    let tally = Arc::clone(tally);
+    group.bench_function(name, move |b| {
+        b.iter_custom(|iters| {
+            let base = timed_writes(&mut baseline, iters).expect("baseline writes failed");
+            let took = timed_writes(&mut ours, iters).expect("benchmark writes failed");
+            tally.record_pair(&full, took, base);
+            took
+        })
+    });
+}
+
 fn print_summary(title: &str, lines: &[String]) {
     println!("\n== {title} summary{}", mode_note());
     for l in lines {
@@ -132,6 +155,15 @@ fn append_benches(c: &mut Criterion) {
         &tally,
         "no-flush",
         log("no-flush", false, SINGLE_BUDGET),
+    );
+
+    // (a) again, each sample pairing ours with the baseline (ABAB).
+    bench_paired(
+        &mut group,
+        &tally,
+        "no-flush-paired",
+        log("no-flush-paired", false, SINGLE_BUDGET),
+        baseline("plain-paired", false, SINGLE_BUDGET),
     );
 
     // (b) flush on every append, one appender. fdatasync latency on a shared virtual disk
@@ -174,6 +206,7 @@ fn append_benches(c: &mut Criterion) {
         "append (1 KiB records, 64 KiB batches)",
         &[
             r("no-flush", "baseline-write_all"),
+            tally.paired_line("append/no-flush-paired", "write_all", n),
             r("flush-each", "baseline-write_all+fdatasync"),
             r("flush-each-8-partitions", "baseline-write_all+fdatasync"),
             r("flush-each-8-partitions", "baseline-8x-write_all+fdatasync"),

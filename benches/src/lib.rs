@@ -402,6 +402,8 @@ impl Drop for LogWriter {
 #[derive(Debug, Default)]
 pub struct Tally {
     samples: Mutex<BTreeMap<String, Vec<f64>>>,
+    /// Per-sample ratios (baseline time / our time) of benchmarks measured in pairs.
+    pairs: Mutex<BTreeMap<String, Vec<f64>>>,
 }
 
 impl Tally {
@@ -423,6 +425,38 @@ impl Tally {
             .push(bytes as f64 / secs);
     }
 
+    /// Note that one sample of `name` took `ours` where its baseline, timed just before for the
+    /// same writes, took `baseline`.
+    pub fn record_pair(&self, name: &str, ours: Duration, baseline: Duration) {
+        let ours = ours.as_secs_f64();
+        if ours <= 0.0 {
+            return;
+        }
+        let mut pairs = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
+        pairs
+            .entry(name.to_string())
+            .or_default()
+            .push(baseline.as_secs_f64() / ours);
+    }
+
+    /// "append/no-flush-paired: 0.71 × baseline write_all (median of 10 paired samples, 0.64–0.77)".
+    pub fn paired_line(&self, name: &str, baseline: &str, last: usize) -> String {
+        let pairs = self.pairs.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(all) = pairs.get(name) else {
+            return format!("{name}: no paired samples");
+        };
+        let mut tail: Vec<f64> = all[all.len().saturating_sub(last.max(1))..].to_vec();
+        tail.sort_by(f64::total_cmp);
+        match (tail.first(), tail.last()) {
+            (Some(lo), Some(hi)) => format!(
+                "{name}: {:.2} × baseline {baseline} (median of {} paired samples, {lo:.2}–{hi:.2})",
+                median_of_sorted(&tail),
+                tail.len()
+            ),
+            _ => format!("{name}: no paired samples"),
+        }
+    }
+
     /// Median bytes/s over the last `last` samples of `name` (criterion's measurement samples
     /// come after its warm-up calls), or `None` if there is none.
     pub fn median(&self, name: &str, last: usize) -> Option<f64> {
@@ -433,12 +467,7 @@ impl Tally {
             return None;
         }
         tail.sort_by(f64::total_cmp);
-        let mid = tail.len() / 2;
-        Some(if tail.len() % 2 == 0 {
-            (tail[mid - 1] + tail[mid]) / 2.0
-        } else {
-            tail[mid]
-        })
+        Some(median_of_sorted(&tail))
     }
 
     /// "append/no-flush: 1.23 GB/s = 0.87 × baseline write_all 1.41 GB/s", from the medians of
@@ -457,6 +486,16 @@ impl Tally {
             }
             _ => format!("{ours}: no samples of it or of baseline {baseline}"),
         }
+    }
+}
+
+/// The median of a sorted, non-empty slice.
+fn median_of_sorted(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
     }
 }
 
