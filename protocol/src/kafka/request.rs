@@ -52,15 +52,7 @@ pub fn decode_request(frame: Bytes) -> Result<Request, ProtocolError> {
     };
     let api_key = ApiKey::try_from(raw_key).map_err(|()| unknown())?;
     let support = versions::support(api_key).ok_or_else(unknown)?;
-    if !support.serves(api_version) {
-        return Err(ProtocolError::UnsupportedVersion {
-            api_key,
-            api_version,
-            correlation_id,
-            min_served: support.min_served,
-            max: support.max,
-        });
-    }
+    support.check(api_version, correlation_id)?;
 
     let mut buf = frame;
     let header = RequestHeader::decode(&mut buf, api_key.request_header_version(api_version))

@@ -51,16 +51,10 @@ pub fn encode_response_into(
                 ResponseBody::ApiVersions(response.clone().with_error_code(UNSUPPORTED_VERSION));
             (&fallback, 0)
         }
-        _ if !support.serves(api_version) => {
-            return Err(ProtocolError::UnsupportedVersion {
-                api_key,
-                api_version,
-                correlation_id,
-                min_served: support.min_served,
-                max: support.max,
-            })
+        _ => {
+            support.check(api_version, correlation_id)?;
+            (body, api_version)
         }
-        _ => (body, api_version),
     };
 
     let encode_error = |reason: String| ProtocolError::Encode {

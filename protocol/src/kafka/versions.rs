@@ -53,6 +53,21 @@ impl ApiSupport {
     pub fn serves(&self, version: i16) -> bool {
         (self.min_served..=self.max).contains(&version)
     }
+
+    /// `Ok` if `version` is served, else the `UnsupportedVersion` error for a message of that
+    /// version with `correlation_id`.
+    pub fn check(&self, version: i16, correlation_id: i32) -> Result<(), crate::ProtocolError> {
+        if self.serves(version) {
+            return Ok(());
+        }
+        Err(crate::ProtocolError::UnsupportedVersion {
+            api_key: self.api_key,
+            api_version: version,
+            correlation_id,
+            min_served: self.min_served,
+            max: self.max,
+        })
+    }
 }
 
 /// Every API the broker serves, by api key, with its advertised and served versions.
