@@ -2,10 +2,15 @@
 # Installs what a fresh Debian machine (with a Rust toolchain) lacks to build and test fastdata.
 #
 #   bash scripts/setup.sh          what building and running needs
-#   bash scripts/setup.sh --test   also what the test command needs (cargo-fuzz)
+#   bash scripts/setup.sh --test   also what the test command needs: cargo-fuzz, Debian's kcat,
+#                                  and a Python virtualenv with the Kafka clients pinned in
+#                                  tests/clients/requirements.txt (FASTDATA_VENV, default
+#                                  ~/.cache/fastdata-venv, outside the clone so CI runs reuse it)
 #
-# Idempotent: each package is checked with `dpkg -s` and apt-get runs (update once, then install)
-# only if something is missing. Uses sudo when not run as root. Safe without a terminal (CI).
+# Idempotent and quick when everything is present: each package is checked with `dpkg -s` and
+# apt-get runs (update once, then install) only if something is missing; the virtualenv is
+# reinstalled only when the requirements file changed or an import fails, and recreated when its
+# interpreter is broken. Uses sudo when not run as root. Safe without a terminal (CI).
 set -euo pipefail
 
 test_mode=0
@@ -13,7 +18,7 @@ for arg in "$@"; do
     case "$arg" in
         --test) test_mode=1 ;;
         -h | --help)
-            sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -34,6 +39,20 @@ fi
 # System packages: a C toolchain and pkg-config for -sys crates; clang and libclang-dev for the
 # RocksDB bindings (bindgen) that the store will use.
 packages=(build-essential pkg-config clang libclang-dev)
+
+venv="${FASTDATA_VENV:-$HOME/.cache/fastdata-venv}"
+requirements="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/clients/requirements.txt"
+
+if ((test_mode)); then
+    # kcat 1.7.1 on librdkafka 2.0.2 (Debian 12): the old-librdkafka client of the tests.
+    packages+=(kcat)
+    # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
+    if ! command -v python3 >/dev/null 2>&1; then
+        packages+=(python3 python3-venv)
+    elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        packages+=(python3-venv)
+    fi
+fi
 
 if command -v dpkg >/dev/null 2>&1; then
     missing=()
@@ -79,4 +98,31 @@ if ((test_mode)); then
         fi
         say "$(cargo fuzz --version) present"
     fi
+
+    # The Python clients. One setup at a time touches the virtualenv (a lock beside it).
+    mkdir -p "$(dirname "$venv")"
+    exec 9>"$venv.lock"
+    flock 9
+    stamp="$venv/.fastdata-requirements"
+    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    imports='import kafka, confluent_kafka, lz4.frame, snappy, zstandard, crc32c'
+    if [[ -e "$venv" ]] && ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        say "virtualenv $venv is broken (its python or pip does not run); recreating it"
+        rm -rf "$venv"
+    fi
+    if [[ ! -e "$venv" ]]; then
+        say "creating the virtualenv $venv"
+        python3 -m venv "$venv"
+    fi
+    if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]] || ! "$venv/bin/python" -c "$imports" >/dev/null 2>&1; then
+        say "installing the Python Kafka clients (tests/clients/requirements.txt) into $venv"
+        rm -f "$stamp"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+            --only-binary ':all:' --requirement "$requirements"
+        "$venv/bin/python" -c "$imports"
+        echo "$want" >"$stamp"
+    fi
+    say "$("$venv/bin/python" -c 'import sys, kafka, confluent_kafka as ck; print("python %s: kafka-python %s, confluent-kafka %s (librdkafka %s)" % (sys.version.split()[0], kafka.__version__, ck.version(), ck.libversion()[0]))') in $venv"
+    say "$(kcat -V 2>&1 | grep -m1 '^Version')"
+    exec 9>&-
 fi
