@@ -104,6 +104,17 @@ pub enum ProtocolError {
         reason: String,
     },
 
+    /// A response (read by a client) is truncated, garbage, or followed by trailing bytes.
+    #[error("malformed {api_key:?} v{api_version} response: {reason}")]
+    MalformedResponse {
+        /// The API of the request it answers.
+        api_key: ApiKey,
+        /// The version of the request it answers.
+        api_version: i16,
+        /// What the decoder said.
+        reason: String,
+    },
+
     /// A message could not be encoded (a field set that its version cannot carry, a string or
     /// frame too long).
     #[error("cannot encode {api_key:?} v{api_version}: {reason}")]
@@ -128,6 +139,7 @@ impl ProtocolError {
             Self::NegativeFrameLength { .. }
             | Self::FrameTooLarge { .. }
             | Self::TruncatedHeader { .. }
+            | Self::MalformedResponse { .. }
             | Self::Encode { .. } => None,
         }
     }

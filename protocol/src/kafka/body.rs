@@ -105,6 +105,26 @@ macro_rules! apis {
                 }
                 .map_err(|e| format!("{e:#}"))
             }
+
+            /// Decodes a response body of `api_key` at `version`, as a client does; `None` if
+            /// the key is not in the list.
+            #[cfg(any(test, feature = "client"))]
+            pub(crate) fn decode(
+                api_key: ApiKey,
+                buf: &mut Bytes,
+                version: i16,
+            ) -> Option<Result<Self, String>> {
+                match api_key {
+                    $(
+                        ApiKey::$variant => Some(
+                            $response::decode(buf, version)
+                                .map(Self::$variant)
+                                .map_err(|e| format!("{e:#}")),
+                        ),
+                    )*
+                    _ => None,
+                }
+            }
         }
 
         $(

@@ -30,6 +30,8 @@ pub use frame::FrameDecoder;
 #[cfg(any(test, feature = "client"))]
 pub use request::encode_request;
 pub use request::{decode_request, Request};
+#[cfg(any(test, feature = "client"))]
+pub use response::decode_response;
 pub use response::{encode_response, encode_response_into};
 pub use versions::{api_versions_response, ApiSupport, SUPPORTED_APIS};
 

@@ -99,6 +99,40 @@ pub fn encode_response_into(
     Ok(())
 }
 
+/// Decodes a response frame payload (what [`FrameDecoder`](super::FrameDecoder) yields) to a
+/// request of `api_key` at `api_version`, as a client does: the correlation id and the body,
+/// which must use up the frame exactly. The response header's version follows the same rule as
+/// [`encode_response`] (ApiVersions always v0). A client matches the correlation id to the
+/// request it sent before trusting the body.
+#[cfg(any(test, feature = "client"))]
+pub fn decode_response(
+    api_key: ApiKey,
+    api_version: i16,
+    frame: Bytes,
+) -> Result<(i32, ResponseBody), ProtocolError> {
+    use bytes::Buf;
+    use kafka_protocol::protocol::Decodable;
+
+    let malformed = |reason: String| ProtocolError::MalformedResponse {
+        api_key,
+        api_version,
+        reason,
+    };
+    let mut buf = frame;
+    let header = ResponseHeader::decode(&mut buf, response_header_version(api_key, api_version))
+        .map_err(|e| malformed(format!("header: {e:#}")))?;
+    let body = ResponseBody::decode(api_key, &mut buf, api_version)
+        .unwrap_or_else(|| Err(format!("no body type for {api_key:?}")))
+        .map_err(malformed)?;
+    if buf.has_remaining() {
+        return Err(malformed(format!(
+            "{} bytes after the end of the body",
+            buf.remaining()
+        )));
+    }
+    Ok((header.correlation_id, body))
+}
+
 /// The response header version: ApiVersions is always v0 (its response must be readable by a
 /// client that does not yet know which versions the broker speaks); the others follow
 /// `kafka-protocol`'s per-API rule (v1, with tagged fields, for flexible versions).
@@ -127,6 +161,30 @@ mod tests {
         assert_eq!(buf.get_i32() as usize, frame.len() - 4, "length prefix");
         let header = ResponseHeader::decode(&mut buf, header_version).unwrap();
         (header.correlation_id, buf)
+    }
+
+    #[test]
+    fn decode_response_reads_what_encode_response_writes() {
+        let metadata = MetadataResponse::default()
+            .with_cluster_id(Some(StrBytes::from_static_str("cluster")))
+            .with_controller_id(BrokerId(0));
+        for (version, body) in [
+            (12, ResponseBody::from(metadata.clone())),
+            // v2: the first non-flexible version with a cluster id.
+            (2, ResponseBody::from(metadata)),
+            (3, ResponseBody::from(api_versions_response())),
+        ] {
+            let frame = encode_response(version, 17, &body).unwrap();
+            let (correlation_id, decoded) =
+                decode_response(body.api_key(), version, frame.slice(4..)).unwrap();
+            assert_eq!((correlation_id, &decoded), (17, &body));
+        }
+        let frame = encode_response(12, 1, &MetadataResponse::default().into()).unwrap();
+        let err = decode_response(ApiKey::Metadata, 12, frame.slice(4..frame.len() - 1));
+        assert!(
+            matches!(err, Err(ProtocolError::MalformedResponse { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]
