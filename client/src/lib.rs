@@ -1,0 +1,8 @@
+//! fastdata-client (being built).
+
+mod cluster;
+mod conn;
+pub mod error;
+pub mod metadata;
+pub mod partitioner;
+pub mod types;
