@@ -16,9 +16,17 @@
 //!   terminated (SIGTERM, bounded wait). Dropping it kills it, so no test leaks processes; if the
 //!   test is panicking, the tails of its logs are printed.
 //!
-//! What it owns: finding binaries, directories, spawning, signals, logs. What it does not own
-//! (yet): starting a `fastdata` server, waiting for its readiness (`/ready` on the admin port) and
-//! handing out its addresses; those join this crate with the broker issue, built on [`Process`].
+//! - [`Broker`] (built with [`BrokerBuilder`]) is a `fastdata broker` process on loopback, on
+//!   ports the kernel picks: started with its data under the test's [`DataDir`], ready (both
+//!   listeners bound and `GET /ready` answering 200, bounded waits) when `start` returns; it hands
+//!   out its addresses (`bootstrap()`, `kafka_addr()`, `admin_addr()`), its `/metrics` and its
+//!   log paths, and can be killed (SIGKILL), terminated (SIGTERM, exit status 0 required) and
+//!   restarted on the same data and the same ports. [`loopback_host`] gives each test a
+//!   127.0.0.x address of its own; [`http_get`] is the small HTTP/1.0 client behind `/ready`.
+//!
+//! What it owns: finding binaries, directories, spawning, signals, logs, starting and stopping
+//! brokers. What it does not own (yet): the CQL node (it joins with the store's issue, built the
+//! same way) and clusters of several servers (with replication).
 //!
 //! This crate is Linux-only (it reads `/proc` and uses Linux's parent-death signal).
 //!
@@ -33,10 +41,15 @@
 //! ```
 
 mod binary;
+mod broker;
 mod data_dir;
 pub mod log_workload;
 mod process;
 
 pub use binary::{fastdata_bin, try_fastdata_bin, FASTDATA_BIN_ENV};
+pub use broker::{
+    http_get, loopback_host, Broker, BrokerBuilder, HttpResponse, BROKER_START_TIMEOUT,
+    BROKER_STOP_TIMEOUT,
+};
 pub use data_dir::{test_data_root, DataDir, KEEP_TEST_DATA_ENV, TEST_DATA_DIR_ENV};
 pub use process::{Process, ProcessBuilder};
