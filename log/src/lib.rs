@@ -32,4 +32,4 @@ pub mod storage;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig};
 pub use error::{Error, Result};
-pub use partition::{AppendInfo, PartitionLog, ReadResult, RecoveryReport};
+pub use partition::{AppendInfo, Appended, PartitionLog, ReadResult, RecoveryReport};

@@ -53,6 +53,16 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
 }
 
+/// What [`PartitionLog::append_deferred`] did, and what the flush policy still asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The append's offsets.
+    pub info: AppendInfo,
+    /// When set, `flush.messages` asks that every offset below this be durable before the
+    /// append is acknowledged: call [`PartitionLog::flush_until`] with it.
+    pub flush_until: Option<i64>,
+}
+
 /// What a read returned: whole batches, as stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadResult {
@@ -307,6 +317,32 @@ impl PartitionLog {
         self.read_state().config.clone()
     }
 
+    /// Replace the configuration (a topic's configs were altered). Segment sizes, retention,
+    /// flush policy and limits apply from the next operation on; existing segments and indexes
+    /// keep their files. Switching a topic to `compact` makes its next appends decode compressed
+    /// batches too (the cleaner reads every key).
+    pub fn set_config(&self, config: LogConfig) -> Result<()> {
+        config.validate()?;
+        let mut st = self.write_state();
+        st.producers
+            .set_expiration_ms(config.producer_id_expiration_ms);
+        st.config = config;
+        Ok(())
+    }
+
+    /// The offset and timestamp of the first record carrying the largest timestamp in the log
+    /// (Kafka's ListOffsets `MAX_TIMESTAMP`); `None` for an empty log.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>> {
+        let max = {
+            let st = self.read_state();
+            st.segments.values().map(|s| s.max_timestamp).max()
+        };
+        match max {
+            Some(ts) if ts >= 0 => self.offset_for_timestamp(ts),
+            _ => Ok(None),
+        }
+    }
+
     /// Number of segments (for tests and metrics).
     pub fn segment_count(&self) -> usize {
         self.read_state().segments.len()
@@ -334,6 +370,26 @@ impl PartitionLog {
     /// file (the page cache); durability follows [`PartitionLog::flush_until`] or the
     /// `flush.messages` policy, which this call applies before returning.
     pub fn append(&self, records: Bytes, leader_epoch: i32) -> Result<AppendInfo> {
+        let appended = self.append_deferred(records, leader_epoch)?;
+        if let Some(end) = appended.flush_until {
+            let flushed = self.flush_until(end)?;
+            if flushed < end {
+                return Err(Error::TruncatedBeforeDurable {
+                    last_offset: end - 1,
+                    log_end_offset: flushed,
+                });
+            }
+        }
+        Ok(appended.info)
+    }
+
+    /// [`PartitionLog::append`] without waiting for the flush policy: the caller must call
+    /// [`PartitionLog::flush_until`]`(flush_until)` before acknowledging when
+    /// [`Appended::flush_until`] is set. A server does that off its request path, so appends that
+    /// arrive while one fdatasync runs share the next (group commit). A duplicate whose original
+    /// is not durable yet asks for the same flush when the policy would have asked it of the
+    /// original.
+    pub fn append_deferred(&self, records: Bytes, leader_epoch: i32) -> Result<Appended> {
         let (max_message_bytes, max_decompressed, compacted) = {
             let st = self.read_state();
             (
@@ -381,13 +437,20 @@ impl PartitionLog {
         let headers: Vec<BatchHeader> = stamped.iter().map(|s| s.header).collect();
         let update = match st.producers.prepare(&headers)? {
             Prepared::Duplicate(original) => {
-                return Ok(AppendInfo {
-                    first_offset: original.first_offset,
-                    last_offset: original.last_offset,
-                    max_timestamp: original.max_timestamp,
-                    duplicate: true,
-                    log_start_offset: st.log_start_offset,
-                })
+                let policy_flushes = st.config.flush_messages != u64::MAX;
+                drop(st);
+                let end = original.last_offset + 1;
+                let flush_until = (policy_flushes && self.flushed_offset() < end).then_some(end);
+                return Ok(Appended {
+                    info: AppendInfo {
+                        first_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        max_timestamp: original.max_timestamp,
+                        duplicate: true,
+                        log_start_offset: self.log_start_offset(),
+                    },
+                    flush_until,
+                });
             }
             Prepared::Append(update) => update,
         };
@@ -429,17 +492,10 @@ impl PartitionLog {
             duplicate: false,
             log_start_offset: st.log_start_offset,
         };
-        drop(st);
-        if flush_now {
-            let flushed = self.flush_until(next)?;
-            if flushed < next {
-                return Err(Error::TruncatedBeforeDurable {
-                    last_offset: next - 1,
-                    log_end_offset: flushed,
-                });
-            }
-        }
-        Ok(info)
+        Ok(Appended {
+            info,
+            flush_until: flush_now.then_some(next),
+        })
     }
 
     /// Seal the active segment and start a new one at the log end. Nothing here waits for the
@@ -938,13 +994,16 @@ impl PartitionLog {
     }
 
     /// Close cleanly: flush, seal the indexes, snapshot producer state at the log end, write the
-    /// checkpoints, and leave the clean-shutdown marker so the next open skips recovery.
-    pub fn close(self) -> Result<()> {
+    /// checkpoints, and leave the clean-shutdown marker so the next open skips recovery. The log
+    /// refuses work afterwards (as if offline, with the reason "closed"), so a caller still
+    /// holding it in an `Arc` cannot write behind the marker.
+    pub fn close(&self) -> Result<()> {
         self.flush_until(i64::MAX)?;
         let mut st = self.write_state();
         if let Some(reason) = &st.offline {
             return Err(self.offline_error(reason));
         }
+        st.offline = Some(CLOSED.to_string());
         let storage = self.storage.as_ref();
         let end = st.log_end_offset;
         if let Some(active) = st.segments.values_mut().next_back() {
@@ -967,6 +1026,9 @@ impl PartitionLog {
         Ok(())
     }
 }
+
+/// The offline reason of a closed log.
+const CLOSED: &str = "closed";
 
 struct FlushPass {
     target: i64,

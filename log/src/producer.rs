@@ -205,6 +205,11 @@ impl ProducerStateManager {
         }
     }
 
+    /// Change `producer.id.expiration.ms` (a topic config was altered).
+    pub fn set_expiration_ms(&mut self, producer_id_expiration_ms: i64) {
+        self.producer_id_expiration_ms = producer_id_expiration_ms;
+    }
+
     /// The configured `producer.id.expiration.ms`.
     pub fn producer_id_expiration_ms(&self) -> i64 {
         self.producer_id_expiration_ms
