@@ -1,28 +1,53 @@
-//! `fastdata dev`: one broker and one node in one process on loopback, data under `./data`.
+//! `fastdata dev`: everything on loopback in one process, data under `./data`, no setup.
 //!
-//! Until the broker lands (the next issue) there is nothing to serve: the command says so and
-//! exits with status 2, so no script mistakes it for a running server.
+//! Today that is one broker (Kafka protocol on 127.0.0.1:9092, admin HTTP on 127.0.0.1:9644,
+//! data in `./data/broker`); the store's node (CQL on 127.0.0.1:9042) joins it with the next
+//! issue. It takes the broker's flags (`fastdata dev --help`); `--data-dir` names the root
+//! under which each service keeps its directory. Once serving it prints where, and how to use
+//! it with our CLI and with kcat.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
+use fastdata_server::BrokerConfig;
 
-/// Exit status of `dev` while there is nothing to serve.
-const NOTHING_TO_SERVE: u8 = 2;
+use crate::broker::{init_logging, serve, BrokerArgs};
 
-/// Options of `fastdata dev` (none yet; listen addresses and the data directory join them with
-/// the broker).
+/// Options of `fastdata dev`: the broker's.
 #[derive(Debug, Args)]
-pub struct DevArgs {}
+pub struct DevArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
 
 /// Runs `fastdata dev`.
-pub fn run(_args: DevArgs) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "fastdata dev: nothing to serve yet.\n\
-         \n\
-         The broker (Kafka protocol on 127.0.0.1:9092) and the node (CQL on 127.0.0.1:9042)\n\
-         arrive in later issues. What exists today is the log's storage engine, as a library\n\
-         (crate fastdata-log); `bash scripts/test.sh` exercises it. See README.md."
-    );
-    Ok(ExitCode::from(NOTHING_TO_SERVE))
+pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.broker.resolve(BrokerConfig::default())?;
+    config.data_dir = Path::new(&config.data_dir)
+        .join("broker")
+        .display()
+        .to_string();
+    if args.broker.print_config() {
+        print!("{}", config.to_toml_string());
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logging();
+    let data_dir = config.data_dir.clone();
+    serve(config, |kafka, admin| {
+        println!(
+            "\nfastdata dev is serving (Ctrl-C stops it):\n\
+             \x20 broker  Kafka protocol on {kafka}, data in {data_dir}\n\
+             \x20 admin   http://{admin}/ready, /metrics\n\
+             \x20 (the store's node, CQL on 127.0.0.1:9042, arrives with the next issue)\n\
+             \n\
+             Try it:\n\
+             \x20 fastdata topic create demo --partitions 3\n\
+             \x20 printf 'k1:hello\\nk2:world\\n' | fastdata produce --topic demo --key-separator :\n\
+             \x20 fastdata consume --topic demo --group demo-group --from-beginning --max 2\n\
+             \x20 fastdata group describe demo-group\n\
+             \x20 kcat -b {kafka} -L\n\
+             \x20 kcat -b {kafka} -C -t demo -e -f '%p %o %k %s\\n'"
+        );
+    })
 }

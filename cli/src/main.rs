@@ -2,13 +2,13 @@
 //!
 //! A thin command line over the workspace's libraries. Each subcommand lives in its own module
 //! and is one variant of [`Command`]; `main` parses, dispatches and turns the outcome into an
-//! exit status, nothing more. Subcommands grow issue by issue (`broker`, `node`, `topic`,
-//! `produce`, `consume`, `group`, `cql`, `cluster`, `framework`, `bench`, see DESIGN.md); today
-//! there is only `dev`, which says plainly that there is nothing to serve yet.
+//! exit status, nothing more. Subcommands grow issue by issue (`node`, `cql`, `cluster`,
+//! `framework`, `bench` are to come, see DESIGN.md).
 //!
 //! Exit statuses: 0 on success, 1 on an error (printed with its causes), 2 on a usage error
-//! (clap's convention) and from `dev` while it has nothing to serve.
+//! (clap's convention).
 
+mod broker;
 mod dev;
 
 use std::process::ExitCode;
@@ -25,14 +25,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start one broker and one node in one process on loopback (not available yet).
+    /// Start everything on loopback in one process, data under ./data (today: the broker).
     Dev(dev::DevArgs),
+    /// Run a broker (Kafka protocol) until SIGTERM.
+    Broker(broker::BrokerArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Broker(args) => broker::run(args),
     };
     match outcome {
         Ok(code) => code,
