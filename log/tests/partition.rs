@@ -730,3 +730,84 @@ fn a_corrupt_producer_snapshot_is_rebuilt_from_the_log() {
         "state rebuilt from the log"
     );
 }
+
+#[test]
+fn append_deferred_leaves_the_policys_fsync_to_the_caller_and_a_duplicate_asks_again() {
+    let config = LogConfig {
+        flush_messages: 1,
+        ..small_config()
+    };
+    let (_storage, _clock, log) = fresh(config);
+    let mut b = BatchBuilder::new(Compression::None).producer(7, 0, 0);
+    b.append(T0, Some(b"k"), Some(b"v"), &[]);
+    let records = b.build().expect("batch");
+    let appended = log.append_deferred(records.clone(), 0).expect("append");
+    assert_eq!(appended.flush_until, Some(1));
+    assert_eq!(
+        log.flushed_offset(),
+        0,
+        "nothing fsynced before the caller asks"
+    );
+    // The retry of a batch whose fsync has not happened yet must wait for it too.
+    let again = log.append_deferred(records.clone(), 0).expect("duplicate");
+    assert!(again.info.duplicate);
+    assert_eq!((again.info.first_offset, again.flush_until), (0, Some(1)));
+    assert_eq!(log.flush_until(1).expect("flush"), 1);
+    let after = log.append_deferred(records, 0).expect("duplicate");
+    assert_eq!(after.flush_until, None, "already durable");
+    // Without a flush policy nothing is asked.
+    let (_s, _c, plain) = fresh(small_config());
+    assert_eq!(
+        plain
+            .append_deferred(batch(0, 1, T0), 0)
+            .expect("append")
+            .flush_until,
+        None
+    );
+}
+
+#[test]
+fn set_config_applies_to_the_next_appends() {
+    let (_storage, _clock, log) = fresh(small_config());
+    log.append(batch(0, 1, T0), 0).expect("append");
+    let tight = LogConfig {
+        max_message_bytes: 100,
+        ..small_config()
+    };
+    log.set_config(tight.clone()).expect("set");
+    assert_eq!(log.config(), tight);
+    assert!(matches!(
+        log.append(batch(0, 10, T0), 0),
+        Err(Error::BatchTooLarge { max: 100, .. })
+    ));
+    let invalid = LogConfig {
+        flush_messages: 0,
+        ..small_config()
+    };
+    assert!(matches!(log.set_config(invalid), Err(Error::Config { .. })));
+    assert_eq!(log.config(), tight, "a refused config changes nothing");
+}
+
+#[test]
+fn max_timestamp_finds_the_first_record_with_the_largest_timestamp() {
+    let (_storage, _clock, log) = fresh(small_config());
+    assert_eq!(log.max_timestamp().expect("empty"), None);
+    log.append(batch(0, 3, T0), 0).expect("append");
+    let mut b = BatchBuilder::new(Compression::None);
+    b.append(T0 + 50, None, Some(b"late"), &[]);
+    b.append(T0 + 10, None, Some(b"early"), &[]);
+    log.append(b.build().expect("batch"), 0).expect("append");
+    log.append(batch(10, 2, T0 + 20), 0).expect("append");
+    assert_eq!(log.max_timestamp().expect("found"), Some((3, T0 + 50)));
+}
+
+#[test]
+fn a_closed_log_refuses_appends() {
+    let (_storage, _clock, log) = fresh(small_config());
+    log.append(batch(0, 1, T0), 0).expect("append");
+    log.close().expect("close");
+    assert!(matches!(
+        log.append(batch(1, 1, T0), 0),
+        Err(Error::LogOffline { .. })
+    ));
+}
