@@ -125,8 +125,9 @@ pub struct PartitionLog {
     flush: Mutex<FlushState>,
     flushed: Condvar,
     /// Held by a compaction pass from start to end, and by truncation: a pass that straddled a
-    /// truncation could drop a record whose newer twin the truncation removed.
-    cleaning: Mutex<()>,
+    /// truncation could drop a record whose newer twin the truncation removed. It remembers
+    /// the last pass, so passes over unchanged segments are skipped.
+    cleaning: Mutex<CleanerState>,
     report: RecoveryReport,
 }
 
@@ -270,7 +271,7 @@ impl PartitionLog {
                 failed: None,
             }),
             flushed: Condvar::new(),
-            cleaning: Mutex::new(()),
+            cleaning: Mutex::new(CleanerState::default()),
             report,
         })
     }
@@ -761,7 +762,8 @@ impl PartitionLog {
     pub fn truncate_to(&self, offset: i64) -> Result<i64> {
         // A compaction pass that straddled the truncation could drop records it must keep; a
         // flush pass could call the new tail flushed, or write a snapshot of the removed history.
-        let _cleaning = relock(self.cleaning.lock());
+        let mut cleaning = relock(self.cleaning.lock());
+        cleaning.last_pass = None;
         let _exclusive = self.exclude_flush();
         let mut st = self.write_state();
         if let Some(reason) = &st.offline {
@@ -906,13 +908,22 @@ impl PartitionLog {
     /// segment is then swapped in under it with renames, unless retention removed the segment
     /// meanwhile, in which case its cleaned copy is discarded.
     pub fn clean(&self) -> Result<CleanStats> {
-        let _cleaning = relock(self.cleaning.lock());
-        let (views, params, config) = {
+        let mut cleaning = relock(self.cleaning.lock());
+        let (views, params, config, active_base) = {
             let st = self.read_state();
             if let Some(reason) = &st.offline {
                 return Err(self.offline_error(reason));
             }
             if !st.config.cleanup_policy.compact {
+                return Ok(CleanStats::default());
+            }
+            // Nothing was closed since the last pass: skip it, until tombstones that pass kept
+            // may have expired.
+            let active_base = st.segments.keys().next_back().copied().unwrap_or(0);
+            let now = self.clock.now_ms();
+            if cleaning.last_pass.is_some_and(|(end, at)| {
+                end == active_base && now.saturating_sub(at) < st.config.delete_retention_ms
+            }) {
                 return Ok(CleanStats::default());
             }
             let closed = st.segments.len().saturating_sub(1);
@@ -933,7 +944,7 @@ impl PartitionLog {
                 dedupe_buffer_bytes: st.config.cleaner_dedupe_buffer_bytes,
                 max_decompressed_bytes: st.config.max_message_bytes.saturating_mul(64),
             };
-            (views, params, st.config.clone())
+            (views, params, st.config.clone(), active_base)
         };
         let storage = self.storage.as_ref();
         let (map, covered) = cleaner::build_offset_map(&views, &params)?;
@@ -964,7 +975,11 @@ impl PartitionLog {
             stats.bytes_before += segment_stats.bytes_before;
             stats.bytes_after += segment_stats.bytes_after;
         }
-        if stats.segments_cleaned > 0 {
+        // A key map too small for every segment leaves the rest to the next pass.
+        if covered == views.len() {
+            cleaning.last_pass = Some((active_base, params.now_ms));
+        }
+        if stats.records_removed > 0 {
             info!(dir = %self.dir.display(), ?stats, "cleaned segments");
         }
         Ok(stats)
@@ -1025,6 +1040,14 @@ impl PartitionLog {
             .at(&self.dir)?;
         Ok(())
     }
+}
+
+/// What the cleaner remembers between passes.
+#[derive(Default)]
+struct CleanerState {
+    /// The active segment's base offset (the end of the closed segments) and the time of the
+    /// last pass.
+    last_pass: Option<(i64, i64)>,
 }
 
 /// The offline reason of a closed log.
