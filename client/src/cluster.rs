@@ -9,7 +9,7 @@
 //! ([`Cluster::request_metadata_refresh`], served by a background task), and every
 //! `metadata.max.age.ms`. Every task the cluster spawns stops on [`Cluster::shutdown`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -87,6 +87,8 @@ pub(crate) struct Cluster {
     refresh_lock: tokio::sync::Mutex<()>,
     refresh_wanted: Notify,
     refresher: Mutex<Option<JoinHandle<()>>>,
+    /// Addresses being dialled by [`Cluster::connect_in_background`].
+    connecting: Mutex<HashSet<String>>,
 }
 
 impl Cluster {
@@ -104,6 +106,7 @@ impl Cluster {
             refresh_lock: tokio::sync::Mutex::new(()),
             refresh_wanted: Notify::new(),
             refresher: Mutex::new(None),
+            connecting: Mutex::new(HashSet::new()),
         });
         let task = runtime.spawn(refresh_loop(Arc::downgrade(&cluster)));
         *lock(&cluster.refresher) = Some(task);
@@ -189,15 +192,21 @@ impl Cluster {
         }
     }
 
-    /// Dials `address` in the background (if not connected), then wakes `notify`.
+    /// Dials `address` in the background (unless that is already under way), then wakes
+    /// `notify`.
     pub(crate) fn connect_in_background(self: &Arc<Self>, address: String, notify: Arc<Notify>) {
+        if !lock(&self.connecting).insert(address.clone()) {
+            return;
+        }
         let cluster = self.clone();
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = cluster.connection(&address) => notify.notify_one(),
+                _ = cluster.connection(&address) => {}
             }
+            lock(&cluster.connecting).remove(&address);
+            notify.notify_one();
         });
     }
 
@@ -373,18 +382,27 @@ impl Cluster {
         Metadata::from_response(conn.address(), response)
     }
 
-    /// Waits until the metadata has `topic` with a leader for every partition, refreshing as
-    /// needed, for at most `timeout`.
-    pub(crate) async fn wait_for_topic(&self, topic: &str, timeout: Duration) -> Result<Arc<Metadata>> {
-        self.track_topics([topic]);
+    /// Waits until the metadata has `topic` (with a leader for every partition if
+    /// `require_leaders`), refreshing as needed, for at most `timeout`.
+    pub(crate) async fn wait_for_topic(
+        &self,
+        topic: &str,
+        timeout: Duration,
+        require_leaders: bool,
+    ) -> Result<Arc<Metadata>> {
+        let usable = |m: &Metadata| {
+            m.topic(topic)
+                .is_some_and(|t| !require_leaders || t.partitions.iter().all(|p| p.leader >= 0))
+        };
+        if self.track_topics([topic]) {
+            self.request_metadata_refresh();
+        }
         let deadline = Instant::now() + timeout;
         let mut backoff = Duration::from_millis(10);
         loop {
             let metadata = self.metadata();
-            if let Some(t) = metadata.topic(topic) {
-                if t.partitions.iter().all(|p| p.leader >= 0) {
-                    return Ok(metadata);
-                }
+            if usable(&metadata) {
+                return Ok(metadata);
             }
             if let Some(t) = metadata.topics.get(topic) {
                 if !t.error.is_ok() && !t.error.is_retriable() {
@@ -400,9 +418,7 @@ impl Cluster {
                 });
             }
             match tokio::time::timeout_at(deadline, self.refresh_metadata()).await {
-                Ok(Ok(fresh)) if fresh.topic(topic).is_some_and(|t| t.partitions.iter().all(|p| p.leader >= 0)) => {
-                    return Ok(fresh)
-                }
+                Ok(Ok(fresh)) if usable(&fresh) => return Ok(fresh),
                 Ok(Err(Error::Closed)) => return Err(Error::Closed),
                 _ => {}
             }

@@ -276,7 +276,7 @@ pub(crate) enum TrySendError {
     /// The queue is full; try again later.
     Busy,
     /// The connection is closed.
-    Closed(Error),
+    Closed,
 }
 
 /// A response on its way.
@@ -479,7 +479,7 @@ impl Connection {
         timeout: Duration,
     ) -> std::result::Result<ResponseReceiver, TrySendError> {
         if self.is_closed() {
-            return Err(TrySendError::Closed(self.shared.error()));
+            return Err(TrySendError::Closed);
         }
         let (reply, rx) = oneshot::channel();
         let outgoing = Outgoing {
@@ -492,9 +492,7 @@ impl Connection {
         match self.tx.try_send(outgoing) {
             Ok(()) => Ok(rx),
             Err(mpsc::error::TrySendError::Full(_)) => Err(TrySendError::Busy),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(TrySendError::Closed(self.shared.error()))
-            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(TrySendError::Closed),
         }
     }
 

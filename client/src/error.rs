@@ -206,7 +206,7 @@ impl fmt::Display for KafkaError {
 }
 
 /// Everything the client can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid configuration {key}: {reason}")]

@@ -5,4 +5,6 @@ mod conn;
 pub mod error;
 pub mod metadata;
 pub mod partitioner;
+pub mod assignor;
+pub mod producer;
 pub mod types;
