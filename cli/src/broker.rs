@@ -137,6 +137,9 @@ pub fn serve(
         .thread_name("fastdata")
         .build()
         .context("starting the async runtime")?;
+    if let Some(warning) = fastdata_protocol::alloc::overcommit_warning() {
+        tracing::warn!("{warning}");
+    }
     runtime.block_on(async move {
         let admin_address = config.admin_listener.clone();
         let running = start_broker(config).await?;

@@ -15,6 +15,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// kafka-protocol 0.18 reserves an array's declared length before reading it; this allocator
+/// serves such huge reservations from untouched address space (see fastdata_protocol::alloc).
+#[global_allocator]
+static ALLOCATOR: fastdata_protocol::alloc::LazyHugeAllocator =
+    fastdata_protocol::alloc::LazyHugeAllocator::new();
+
 /// fastdata: a partitioned, replicated log (Kafka protocol) and a wide-column store (CQL), in Rust.
 #[derive(Debug, Parser)]
 #[command(name = "fastdata", version)]
