@@ -9,9 +9,10 @@
 //! (`offsets.retention.check.interval.ms`) and idle producer state
 //! (`producer.id.expiration.check.interval.ms`).
 //!
-//! Shutdown ([`RunningBroker::shutdown`]): readiness goes false, the listener and connections
-//! stop, requests in flight get `shutdown.timeout.ms` to finish, and every partition log is
-//! closed cleanly (flushed, indexes synced, clean-shutdown marker). Nothing acknowledged depends
+//! Shutdown ([`RunningBroker::shutdown`]): readiness goes false, the listener stops accepting
+//! and connections stop reading, JoinGroup and SyncGroup calls waiting on a rebalance are
+//! answered COORDINATOR_NOT_AVAILABLE (clients look for the coordinator again), requests in
+//! flight get `shutdown.timeout.ms` to be answered, and every partition log is closed cleanly (flushed, indexes synced, clean-shutdown marker). Nothing acknowledged depends
 //! on the clean path: an append is answered only once it is in its segment file.
 
 use std::net::SocketAddr;
@@ -129,6 +130,7 @@ impl RunningBroker {
         broker.ready.store(false, Ordering::Release);
         info!("broker shutting down");
         broker.shutdown.cancel();
+        broker.groups.shutdown();
         broker.tasks.close();
         let timeout =
             Duration::from_millis(u64::try_from(broker.config.shutdown_timeout_ms).unwrap_or(0));

@@ -1175,6 +1175,25 @@ impl GroupCoordinator {
         listed
     }
 
+    /// The broker is stopping: answer every JoinGroup and SyncGroup still waiting with
+    /// COORDINATOR_NOT_AVAILABLE, so clients look for the coordinator again instead of waiting
+    /// for a rebalance that will not complete here.
+    pub fn shutdown(&self) {
+        let code = ResponseError::CoordinatorNotAvailable.code();
+        let groups: Vec<Arc<Mutex<Group>>> = relock(self.groups.lock()).values().cloned().collect();
+        for group in groups {
+            let mut g = lock(&group);
+            for (id, member) in g.members.iter_mut() {
+                if let Some(waiter) = member.join_waiter.take() {
+                    let _ = waiter.send(JoinOutcome::error(code, id));
+                }
+                if let Some(waiter) = member.sync_waiter.take() {
+                    let _ = waiter.send(SyncOutcome::error(code));
+                }
+            }
+        }
+    }
+
     /// How many groups the coordinator holds (for metrics).
     pub fn group_count(&self) -> usize {
         relock(self.groups.lock()).len()
@@ -1183,8 +1202,11 @@ impl GroupCoordinator {
     /// Remove expired offsets of groups without members (blocking: writes tombstones), and
     /// groups left with neither members nor offsets. Returns the offsets removed.
     pub fn expire_offsets(&self) -> usize {
+        self.expire_offsets_at(now_ms())
+    }
+
+    fn expire_offsets_at(&self, now: i64) -> usize {
         let retention_ms = i64::from(self.config.offsets_retention_minutes).saturating_mul(60_000);
-        let now = now_ms();
         let groups: Vec<(String, Arc<Mutex<Group>>)> = relock(self.groups.lock())
             .iter()
             .map(|(id, g)| (id.clone(), g.clone()))
@@ -1235,5 +1257,350 @@ impl GroupCoordinator {
             }
         }
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastdata_log::SystemClock;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        config: Arc<BrokerConfig>,
+        topics: Arc<TopicRegistry>,
+        groups: Arc<GroupCoordinator>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(BrokerConfig {
+            group_initial_rebalance_delay_ms: 0,
+            group_min_session_timeout_ms: 10,
+            offsets_topic_num_partitions: 3,
+            ..BrokerConfig::default()
+        });
+        let topics = Arc::new(
+            TopicRegistry::open(dir.path(), config.clone(), Arc::new(SystemClock)).unwrap(),
+        );
+        topics.create("t", 4, 1, BTreeMap::new()).unwrap();
+        let groups = Arc::new(GroupCoordinator::new(config.clone(), topics.clone()));
+        Fixture {
+            _dir: dir,
+            config,
+            topics,
+            groups,
+        }
+    }
+
+    fn join_request(member_id: &str, session_ms: i32) -> JoinRequest {
+        JoinRequest {
+            group_id: "g".into(),
+            member_id: member_id.into(),
+            group_instance_id: None,
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: session_ms,
+            rebalance_timeout_ms: 5000,
+            protocol_type: "consumer".into(),
+            protocols: vec![
+                ("range".into(), Bytes::from_static(b"sub")),
+                ("roundrobin".into(), Bytes::new()),
+            ],
+            require_known_member_id: true,
+        }
+    }
+
+    /// A v4+ client's first JoinGroup: MEMBER_ID_REQUIRED with the id to join with.
+    async fn member_id(groups: &GroupCoordinator) -> String {
+        let first = groups.join_group(join_request("", 1000)).await;
+        assert_eq!(first.error_code, ResponseError::MemberIdRequired.code());
+        assert!(first.member_id.starts_with("client-"));
+        first.member_id
+    }
+
+    /// A JoinGroup running in the background (it is answered when the rebalance completes).
+    fn join(
+        groups: &Arc<GroupCoordinator>,
+        id: &str,
+        session_ms: i32,
+    ) -> tokio::task::JoinHandle<JoinOutcome> {
+        let groups = groups.clone();
+        let request = join_request(id, session_ms);
+        tokio::spawn(async move { groups.join_group(request).await })
+    }
+
+    fn sync(
+        groups: &Arc<GroupCoordinator>,
+        member: &str,
+        generation: i32,
+        assignments: Vec<(String, Bytes)>,
+    ) -> tokio::task::JoinHandle<SyncOutcome> {
+        let groups = groups.clone();
+        let request = SyncRequest {
+            group_id: "g".into(),
+            generation_id: generation,
+            member_id: member.into(),
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("range".into()),
+            assignments,
+        };
+        tokio::spawn(async move { groups.sync_group(request).await })
+    }
+
+    /// Two members joined and synced: (member a, member b, generation).
+    async fn stable_pair(groups: &Arc<GroupCoordinator>) -> (String, String, i32) {
+        let a = member_id(groups).await;
+        let b = member_id(groups).await;
+        let (ja, jb) = (join(groups, &a, 1000), join(groups, &b, 1000));
+        let (ja, jb) = (ja.await.unwrap(), jb.await.unwrap());
+        assert_eq!((ja.error_code, jb.error_code), (0, 0));
+        assert_eq!(ja.generation_id, jb.generation_id);
+        assert_eq!(ja.protocol_name.as_deref(), Some("range"));
+        let (leader, follower) = if ja.leader == a { (ja, jb) } else { (jb, ja) };
+        assert_eq!(
+            leader.members.len(),
+            2,
+            "the leader sees every subscription"
+        );
+        assert!(follower.members.is_empty());
+        let generation = leader.generation_id;
+        let follower_sync = sync(groups, &follower.member_id, generation, vec![]);
+        let assignments = vec![
+            (leader.member_id.clone(), Bytes::from_static(b"for-leader")),
+            (
+                follower.member_id.clone(),
+                Bytes::from_static(b"for-follower"),
+            ),
+        ];
+        let leader_sync = sync(groups, &leader.member_id, generation, assignments)
+            .await
+            .unwrap();
+        assert_eq!(leader_sync.assignment, Bytes::from_static(b"for-leader"));
+        assert_eq!(
+            follower_sync.await.unwrap().assignment,
+            Bytes::from_static(b"for-follower")
+        );
+        assert_eq!(groups.describe("g").unwrap().state, "Stable");
+        (leader.member_id, follower.member_id, generation)
+    }
+
+    #[tokio::test]
+    async fn two_members_join_sync_and_get_their_assignments() {
+        let f = fixture();
+        let (a, b, generation) = stable_pair(&f.groups).await;
+        assert_eq!(f.groups.heartbeat("g", &a, generation), 0);
+        assert_eq!(
+            f.groups.heartbeat("g", &b, generation - 1),
+            ResponseError::IllegalGeneration.code()
+        );
+        assert_eq!(
+            f.groups.heartbeat("g", "stranger", generation),
+            ResponseError::UnknownMemberId.code()
+        );
+        let described = f.groups.describe("g").unwrap();
+        assert_eq!(
+            (
+                described.protocol_type.as_str(),
+                described.protocol.as_str()
+            ),
+            ("consumer", "range")
+        );
+        assert_eq!(described.members.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_leaving_member_triggers_a_rebalance_the_other_completes_alone() {
+        let f = fixture();
+        let (a, b, generation) = stable_pair(&f.groups).await;
+        assert_eq!(f.groups.leave_group("g", std::slice::from_ref(&b)), vec![0]);
+        assert_eq!(
+            f.groups.heartbeat("g", &a, generation),
+            ResponseError::RebalanceInProgress.code()
+        );
+        let rejoined = join(&f.groups, &a, 1000).await.unwrap();
+        assert_eq!(rejoined.error_code, 0);
+        assert_eq!(rejoined.generation_id, generation + 1);
+        assert_eq!(rejoined.leader, a);
+        assert_eq!(rejoined.members.len(), 1);
+        // A commit with the old generation is fenced.
+        let commit = |generation| {
+            f.groups.commit_offsets(
+                "g",
+                generation,
+                &a,
+                &[OffsetToCommit {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 5,
+                    leader_epoch: 0,
+                    metadata: String::new(),
+                }],
+            )
+        };
+        assert_eq!(
+            commit(generation),
+            vec![ResponseError::RebalanceInProgress.code()]
+        );
+        sync(
+            &f.groups,
+            &a,
+            generation + 1,
+            vec![(a.clone(), Bytes::new())],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            commit(generation),
+            vec![ResponseError::IllegalGeneration.code()]
+        );
+        assert_eq!(commit(generation + 1), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn a_member_that_stops_heartbeating_is_removed_after_its_session_timeout() {
+        let f = fixture();
+        let a = member_id(&f.groups).await;
+        let b = member_id(&f.groups).await;
+        let (ja, jb) = (join(&f.groups, &a, 5000), join(&f.groups, &b, 200));
+        let generation = ja.await.unwrap().generation_id;
+        jb.await.unwrap();
+        let leader = f.groups.describe("g").unwrap();
+        assert_eq!(leader.members.len(), 2);
+        let all = vec![(a.clone(), Bytes::new()), (b.clone(), Bytes::new())];
+        let (sa, sb) = (
+            sync(&f.groups, &a, generation, all.clone()),
+            sync(&f.groups, &b, generation, all),
+        );
+        sa.await.unwrap();
+        sb.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(f.groups.heartbeat("g", &a, generation), 0);
+        f.groups.tick();
+        assert_eq!(
+            f.groups.describe("g").unwrap().members.len(),
+            1,
+            "b expired"
+        );
+        assert_eq!(
+            f.groups.heartbeat("g", &a, generation),
+            ResponseError::RebalanceInProgress.code()
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_joins_get_kafkas_errors() {
+        let f = fixture();
+        let mut r = join_request("", 1);
+        assert_eq!(
+            f.groups.join_group(r.clone()).await.error_code,
+            ResponseError::InvalidSessionTimeout.code()
+        );
+        r.session_timeout_ms = 1000;
+        r.member_id = "never-issued".into();
+        assert_eq!(
+            f.groups.join_group(r.clone()).await.error_code,
+            ResponseError::UnknownMemberId.code()
+        );
+        r.member_id = String::new();
+        r.protocols.clear();
+        assert_eq!(
+            f.groups.join_group(r.clone()).await.error_code,
+            ResponseError::InconsistentGroupProtocol.code()
+        );
+        r.group_id = String::new();
+        assert_eq!(
+            f.groups.join_group(r).await.error_code,
+            ResponseError::InvalidGroupId.code()
+        );
+        // A member whose protocols share nothing with the group's is refused.
+        let (_a, _b, _) = stable_pair(&f.groups).await;
+        let mut other = join_request("", 1000);
+        other.protocols = vec![("cooperative-sticky".into(), Bytes::new())];
+        other.require_known_member_id = false;
+        assert_eq!(
+            f.groups.join_group(other).await.error_code,
+            ResponseError::InconsistentGroupProtocol.code()
+        );
+    }
+
+    #[tokio::test]
+    async fn committed_offsets_survive_a_restart_and_expire_when_the_group_is_empty() {
+        let f = fixture();
+        let commits = vec![
+            OffsetToCommit {
+                topic: "t".into(),
+                partition: 1,
+                offset: 42,
+                leader_epoch: 0,
+                metadata: "m".into(),
+            },
+            OffsetToCommit {
+                topic: "nope".into(),
+                partition: 0,
+                offset: 1,
+                leader_epoch: 0,
+                metadata: String::new(),
+            },
+        ];
+        let codes = f.groups.commit_offsets("standalone", -1, "", &commits);
+        assert_eq!(
+            codes,
+            vec![0, ResponseError::UnknownTopicOrPartition.code()]
+        );
+        let too_much = OffsetToCommit {
+            metadata: "x".repeat(5000),
+            ..commits[0].clone()
+        };
+        assert_eq!(
+            f.groups.commit_offsets("standalone", -1, "", &[too_much]),
+            vec![ResponseError::OffsetMetadataTooLarge.code()]
+        );
+        assert_eq!(
+            f.groups.commit_offsets("unknown", 3, "m", &commits[..1]),
+            vec![ResponseError::IllegalGeneration.code()]
+        );
+
+        let reloaded = GroupCoordinator::new(f.config.clone(), f.topics.clone());
+        assert!(reloaded.load().unwrap() >= 1);
+        let fetched =
+            reloaded.fetch_offsets("standalone", Some(vec![("t".into(), 1), ("t".into(), 2)]));
+        assert_eq!(
+            fetched[0]
+                .1
+                .as_ref()
+                .map(|o| (o.offset, o.metadata.as_str())),
+            Some((42, "m"))
+        );
+        assert_eq!(fetched[1].1, None);
+        assert_eq!(reloaded.fetch_offsets("standalone", None).len(), 1);
+
+        // Past offsets.retention.minutes the offsets go, by tombstone, and the group with them.
+        let later = now_ms() + i64::from(f.config.offsets_retention_minutes) * 60_000 + 1;
+        assert_eq!(reloaded.expire_offsets_at(now_ms()), 0);
+        assert_eq!(reloaded.expire_offsets_at(later), 1);
+        assert!(reloaded.describe("standalone").is_none());
+        let again = GroupCoordinator::new(f.config.clone(), f.topics.clone());
+        again.load().unwrap();
+        assert_eq!(again.fetch_offsets("standalone", None).len(), 0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_answers_waiting_joins() {
+        let f = fixture();
+        let a = member_id(&f.groups).await;
+        // A second member was given an id and has not joined with it: the rebalance waits.
+        let _pending = member_id(&f.groups).await;
+        let waiting = join(&f.groups, &a, 1000);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the rebalance waits for the pending member"
+        );
+        f.groups.shutdown();
+        assert_eq!(
+            waiting.await.unwrap().error_code,
+            ResponseError::CoordinatorNotAvailable.code()
+        );
     }
 }

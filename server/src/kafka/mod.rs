@@ -154,7 +154,8 @@ async fn serve_connection(
         let can_read = !closing && pending.len() < max_inflight;
         tokio::select! {
             biased;
-            _ = broker.shutdown.cancelled() => return Ok(()),
+            // Shutdown: read no more requests, answer those in flight, then close.
+            _ = broker.shutdown.cancelled(), if !closing => closing = true,
             Some(done) = pending.next(), if !pending.is_empty() => {
                 last_activity = Instant::now();
                 let Ok(Some((api_version, correlation_id, reply))) = done else {
