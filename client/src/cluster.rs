@@ -219,30 +219,6 @@ impl Cluster {
         Duration::from_millis((exp.min(max) * jitter) as u64)
     }
 
-    /// The address of broker `node_id`, from the metadata.
-    pub(crate) fn broker_address(&self, node_id: i32) -> Option<String> {
-        self.metadata
-            .borrow()
-            .brokers
-            .get(&node_id)
-            .map(|b| b.address())
-    }
-
-    /// The connection to broker `node_id` (known from the metadata).
-    pub(crate) async fn node_connection(&self, node_id: i32) -> Result<Arc<Connection>> {
-        let address = match self.broker_address(node_id) {
-            Some(address) => address,
-            None => {
-                self.refresh_metadata().await?;
-                self.broker_address(node_id).ok_or_else(|| Error::Network {
-                    broker: format!("node {node_id}"),
-                    reason: "the broker is not in the cluster metadata".to_owned(),
-                })?
-            }
-        };
-        self.connection(&address).await
-    }
-
     /// A connection to any broker: a live one if there is one, else the known brokers and
     /// then the bootstrap servers, in order, until one answers.
     pub(crate) async fn any_connection(&self) -> Result<Arc<Connection>> {
