@@ -16,6 +16,12 @@ import driver_common as common
 # Short enough for a test, long enough for a debug build of the broker.
 REQUEST_TIMEOUT_MS = 10000
 
+# How long one poll may block. Not shorter: kafka-python 3.0.12 can lose a rebalance when a
+# poll's timeout expires between its JoinGroup and SyncGroup answers (its join task completes
+# unawaited once need_rejoin() turns false, so the assignment is never applied and heartbeats
+# stay disabled until the session expires); a longer poll makes that window rare.
+POLL_TIMEOUT_MS = 1000
+
 
 def produce(args):
     records = common.read_input(args.input)
@@ -76,7 +82,7 @@ def consume(args):
     consumer = new_consumer(args, args.group)
     deadline = time.monotonic() + args.timeout_s
     if args.group:
-        consumer.subscribe([args.topic])
+        subscribe(consumer, args.topic, deadline)
     else:
         partitions = set()
         while not partitions and time.monotonic() < deadline:
@@ -89,7 +95,8 @@ def consume(args):
         consumer.seek_to_beginning()
     count = 0
     while (args.max is None or count < args.max) and time.monotonic() < deadline:
-        batches = consumer.poll(timeout_ms=100)
+        batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS,
+                                max_records=None if args.max is None else args.max - count)
         offsets = {}
         for tp, messages in batches.items():
             for m in messages:
@@ -99,6 +106,17 @@ def consume(args):
         if args.group and offsets:
             consumer.commit(offsets)
     consumer.close(autocommit=False)
+
+
+def subscribe(consumer, topic, deadline, listener=None):
+    """Subscribes once the topic's partitions are in the metadata: kafka-python joins with the
+    metadata it has, and a first join without them assigns nothing and rebalances again."""
+    while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if listener is None:
+        consumer.subscribe([topic])
+    else:
+        consumer.subscribe([topic], listener=listener)
 
 
 class Listener(ConsumerRebalanceListener):
@@ -120,9 +138,9 @@ def member(args):
     consumer = new_consumer(args, args.group)
     listener = Listener()
     listener.consumer = consumer
-    consumer.subscribe([args.topic], listener=listener)
+    subscribe(consumer, args.topic, time.monotonic() + args.timeout_s, listener)
     while not stop.stopped:
-        batches = consumer.poll(timeout_ms=100)
+        batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
         offsets = {}
         for tp, messages in batches.items():
             for m in messages:

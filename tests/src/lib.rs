@@ -23,9 +23,13 @@
 //!   log paths, and can be killed (SIGKILL), terminated (SIGTERM, exit status 0 required) and
 //!   restarted on the same data and the same ports. [`loopback_host`] gives each test a
 //!   127.0.0.x address of its own; [`http_get`] is the small HTTP/1.0 client behind `/ready`.
+//! - [`clients`] runs the third-party Kafka clients (Debian's kcat, confluent-kafka,
+//!   kafka-python) as [`Process`]es against a broker and parses what they print into records and
+//!   group events; [`clients::client_command`] is the one place that finds them, and it fails
+//!   naming `bash scripts/setup.sh --test` when one is missing.
 //!
-//! What it owns: finding binaries, directories, spawning, signals, logs, starting and stopping
-//! brokers. What it does not own (yet): the CQL node (it joins with the store's issue, built the
+//! What it owns: finding binaries and clients, directories, spawning, signals, logs, starting
+//! and stopping brokers, driving third-party clients. What it does not own (yet): the CQL node (it joins with the store's issue, built the
 //! same way) and clusters of several servers (with replication).
 //!
 //! This crate is Linux-only (it reads `/proc` and uses Linux's parent-death signal).
@@ -42,6 +46,7 @@
 
 mod binary;
 mod broker;
+pub mod clients;
 mod data_dir;
 pub mod log_workload;
 mod process;

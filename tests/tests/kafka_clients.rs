@@ -1,0 +1,514 @@
+//! The broker against real third-party Kafka clients: Debian's kcat (librdkafka 2.0.2, with its
+//! old version probing), confluent-kafka (the librdkafka in its wheel) and kafka-python.
+//!
+//! Each test starts its own broker on a loopback address of its own (port 0), with the
+//! rebalance delay at 0, and drives the clients through `fastdata_tests::clients` (installed by
+//! `bash scripts/setup.sh --test`; a missing client fails the test, naming that command). What
+//! they show, for every client: keyed and unkeyed records, in lz4 and one more codec (gzip,
+//! snappy and zstd across the clients), idempotence on and acks=all, are acknowledged, stored in
+//! the codec they came in and read back intact by every client (values with spaces, quotes and
+//! multi-byte UTF-8, keys, headers); a consumer group of two rebalances when a member leaves and
+//! the survivor resumes from the committed offsets; a consumer with a group resumes after what it
+//! committed. And `kcat -L` shows the advertised broker and the topics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use fastdata_tests::clients::{
+    wait_for_members, Clients, Compression, Consumed, Delivered, GroupMember, KafkaClient,
+    MemberEvent, Record,
+};
+use fastdata_tests::{loopback_host, Broker, DataDir};
+
+use KafkaClient::{ConfluentKafka, KafkaPython, Kcat};
+
+/// How long a group may take to settle after a member joins or leaves: a heartbeat interval
+/// (a sixth of the 6 s session timeout) to notice, then the join and sync rounds.
+const REBALANCE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Partitions of every topic the tests create (by producing to it).
+const PARTITIONS: i32 = 3;
+
+fn start_broker(dir: &DataDir, partitions: i32) -> Broker {
+    Broker::builder(dir)
+        .host(loopback_host())
+        .config("group.initial.rebalance.delay.ms", "0")
+        .config("num.partitions", partitions.to_string())
+        .start()
+        .unwrap()
+}
+
+/// `n` records written by `writer`: half keyed (five keys, so each key has several records),
+/// half unkeyed; values with spaces, quotes, a backslash and multi-byte UTF-8 (no newline and,
+/// unkeyed, no ':', which kcat's input format cannot carry) and a compressible tail (a client
+/// may send a batch uncompressed when compressing does not shrink it, as kafka-python does);
+/// headers where the client can put them on each record.
+fn records(writer: KafkaClient, tag: &str, n: usize) -> Vec<Record> {
+    let tail = "0123456789".repeat(10);
+    (0..n)
+        .map(|i| {
+            let key = format!("{}-{tag}-key{}", writer.name(), i % 5);
+            let value = format!(
+                "{} {tag} #{i} \"quoted\" back\\slash ünïcødé € 🦀 {tail}",
+                writer.name()
+            );
+            let record = Record::new((i % 2 == 0).then_some(key.as_str()), &value)
+                .header("writer", writer.name());
+            if writer.headers_per_record() {
+                record.header("seq", &i.to_string())
+            } else {
+                record
+            }
+        })
+        .collect()
+}
+
+/// The codecs of the record batches in a partition's segment files, read from the broker's data
+/// dir (Kafka's layout: `<topic>-<partition>/<base offset>.log`, record batches v2, the codec in
+/// bits 0-2 of the attributes at byte 21 of each batch).
+fn stored_codecs(data_dir: &Path, topic: &str, partition: i32) -> Vec<u8> {
+    let dir = data_dir.join(format!("{topic}-{partition}"));
+    let mut segments: Vec<_> = fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("reading {}: {err}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    segments.sort();
+    let mut codecs = Vec::new();
+    for segment in segments {
+        let bytes = fs::read(&segment).unwrap();
+        let mut at = 0;
+        while at + 23 <= bytes.len() {
+            let length = i32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            assert_eq!(
+                bytes[at + 16],
+                2,
+                "magic of the batch at byte {at} of {segment:?}"
+            );
+            codecs.push(bytes[at + 22] & 0x07);
+            at += 12 + usize::try_from(length).unwrap();
+        }
+    }
+    codecs
+}
+
+/// Checks that `consumed` is exactly `produced` (as `delivered` says it was written), each record
+/// intact and at its offset, and that each key stayed in one partition, in order.
+fn assert_read_intact(
+    reader: KafkaClient,
+    writer: KafkaClient,
+    produced: &[Record],
+    delivered: &[Delivered],
+    consumed: &[Consumed],
+) {
+    let context = format!("{} reading what {} wrote", reader.name(), writer.name());
+    assert_eq!(
+        consumed.len(),
+        produced.len(),
+        "{context}: {} records instead of {}: {consumed:#?}",
+        consumed.len(),
+        produced.len()
+    );
+    let got: BTreeMap<Delivered, &Record> = consumed
+        .iter()
+        .map(|c| {
+            let at = Delivered {
+                partition: c.partition,
+                offset: c.offset,
+            };
+            (at, &c.record)
+        })
+        .collect();
+    assert_eq!(
+        got.len(),
+        consumed.len(),
+        "{context}: an offset read twice: {consumed:#?}"
+    );
+    if writer == Kcat {
+        // kcat's delivery reports do not say which record went where: compare as sets.
+        let want: BTreeSet<&Record> = produced.iter().collect();
+        let have: BTreeSet<&Record> = got.values().copied().collect();
+        assert_eq!(have, want, "{context}: records differ");
+        let at: BTreeSet<&Delivered> = delivered.iter().collect();
+        assert_eq!(
+            got.keys().collect::<BTreeSet<_>>(),
+            at,
+            "{context}: offsets differ"
+        );
+    } else {
+        for (record, at) in produced.iter().zip(delivered) {
+            assert_eq!(
+                got.get(at).copied(),
+                Some(record),
+                "{context}: the record acknowledged at {at:?} does not read back intact"
+            );
+        }
+    }
+    let mut partition_of_key: BTreeMap<&str, i32> = BTreeMap::new();
+    for c in consumed {
+        if let Some(key) = &c.record.key {
+            let p = *partition_of_key.entry(key).or_insert(c.partition);
+            assert_eq!(p, c.partition, "{context}: key {key} is in two partitions");
+        }
+    }
+}
+
+/// `writer` produces to two topics (lz4 and `other` codec); every client reads both back.
+fn records_are_read_intact_by_every_client(writer: KafkaClient, other: Compression) {
+    let dir = DataDir::new(&format!("clients-from-{}", writer.name())).unwrap();
+    let broker = start_broker(&dir, PARTITIONS);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    for codec in [Compression::Lz4, other] {
+        let topic = format!("from-{}-{}", writer.name(), codec.name());
+        let produced = records(writer, codec.name(), 24);
+        let delivered = clients.produce(writer, &topic, codec, &produced).unwrap();
+        for partition in 0..PARTITIONS {
+            let codecs = stored_codecs(&broker.data_dir(), &topic, partition);
+            assert!(
+                codecs.iter().all(|&c| c == codec.attribute()),
+                "{topic}-{partition}: {} sent {} batches, stored with codecs {codecs:?}",
+                writer.name(),
+                codec.name()
+            );
+        }
+        thread::scope(|s| {
+            let readers: Vec<_> = KafkaClient::ALL
+                .iter()
+                .map(|&reader| {
+                    let (clients, topic, n) = (&clients, &topic, produced.len());
+                    s.spawn(move || (reader, clients.consume(reader, topic, None, n)))
+                })
+                .collect();
+            for reader in readers {
+                let (reader, consumed) = reader.join().unwrap();
+                let consumed = consumed.unwrap();
+                assert_read_intact(reader, writer, &produced, &delivered, &consumed);
+            }
+        });
+    }
+}
+
+#[test]
+fn records_from_kcat_are_read_intact_by_every_client() {
+    records_are_read_intact_by_every_client(Kcat, Compression::Gzip);
+}
+
+#[test]
+fn records_from_confluent_kafka_are_read_intact_by_every_client() {
+    records_are_read_intact_by_every_client(ConfluentKafka, Compression::Zstd);
+}
+
+#[test]
+fn records_from_kafka_python_are_read_intact_by_every_client() {
+    records_are_read_intact_by_every_client(KafkaPython, Compression::Snappy);
+}
+
+/// The records of `member` that it read after its last assignment event that contained
+/// `partition`, per partition: the first offset it read there.
+fn first_offsets_after_takeover(member: &GroupMember) -> BTreeMap<i32, i64> {
+    let last_assignment = member
+        .events()
+        .iter()
+        .rposition(|e| matches!(e, MemberEvent::Assignment(_)))
+        .unwrap_or(0);
+    let mut first = BTreeMap::new();
+    for event in &member.events()[last_assignment..] {
+        if let MemberEvent::Record(c) = event {
+            first.entry(c.partition).or_insert(c.offset);
+        }
+    }
+    first
+}
+
+fn owns(member: &GroupMember, partitions: &[i32]) -> bool {
+    member.assignment() == Some(partitions)
+}
+
+/// Two members of one group (both `client`) on a 4-partition topic: the second joining splits
+/// the partitions, the second leaving (SIGTERM: it commits and leaves the group) gives them all
+/// back to the first, which resumes each of the leaver's partitions at the offset the leaver
+/// committed: nothing lost, nothing read again.
+fn group_rebalances_when_a_member_leaves(client: KafkaClient) {
+    const GROUP_PARTITIONS: i32 = 4;
+    let all: Vec<i32> = (0..GROUP_PARTITIONS).collect();
+    let dir = DataDir::new(&format!("clients-group-{}", client.name())).unwrap();
+    let broker = start_broker(&dir, GROUP_PARTITIONS);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    let topic = "group-topic";
+    let group = format!("group-of-{}", client.name());
+
+    let mut produced = records(client, "before", 40);
+    clients
+        .produce(client, topic, Compression::Lz4, &produced)
+        .unwrap();
+    let mut a = clients.member(client, topic, &group).unwrap();
+    wait_for_members(
+        &mut [&mut a],
+        REBALANCE_TIMEOUT,
+        "the first member owns all",
+        |m| owns(m[0], &all) && m[0].records().len() >= 40,
+    )
+    .unwrap();
+
+    let mut b = clients.member(client, topic, &group).unwrap();
+    wait_for_members(
+        &mut [&mut a, &mut b],
+        REBALANCE_TIMEOUT,
+        "the second member joins and the partitions are split",
+        |m| {
+            let (a, b) = (m[0].assignment(), m[1].assignment());
+            match (a, b) {
+                (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => {
+                    let mut both: Vec<i32> = a.iter().chain(b).copied().collect();
+                    both.sort_unstable();
+                    both == all
+                }
+                _ => false,
+            }
+        },
+    )
+    .unwrap();
+    let b_owned = b.assignment().unwrap().to_vec();
+
+    let during = records(client, "during", 40);
+    clients
+        .produce(client, topic, Compression::Lz4, &during)
+        .unwrap();
+    produced.extend(during);
+    let values_seen = |members: &[&mut GroupMember]| -> BTreeSet<String> {
+        members
+            .iter()
+            .flat_map(|m| m.records())
+            .filter_map(|c| c.record.value.clone())
+            .collect()
+    };
+    let want: BTreeSet<String> = produced.iter().filter_map(|r| r.value.clone()).collect();
+    wait_for_members(
+        &mut [&mut a, &mut b],
+        REBALANCE_TIMEOUT,
+        "the two members read the new records",
+        |m| values_seen(m).is_superset(&want),
+    )
+    .unwrap();
+    b.poll().unwrap();
+    assert!(
+        !b.records().is_empty(),
+        "the second member read nothing of its partitions {b_owned:?}"
+    );
+
+    b.stop().unwrap();
+    let b_committed = b.committed();
+    wait_for_members(
+        &mut [&mut a],
+        REBALANCE_TIMEOUT,
+        "the first member owns all partitions again",
+        |m| owns(m[0], &all),
+    )
+    .unwrap();
+    let after = records(client, "after", 40);
+    clients
+        .produce(client, topic, Compression::Lz4, &after)
+        .unwrap();
+    produced.extend(after);
+    let want: BTreeSet<String> = produced.iter().filter_map(|r| r.value.clone()).collect();
+    wait_for_members(
+        &mut [&mut a, &mut b],
+        REBALANCE_TIMEOUT,
+        "the survivor reads the records written after the leave",
+        |m| values_seen(m).is_superset(&want) || !owns(m[0], &all),
+    )
+    .unwrap();
+    assert!(
+        owns(&a, &all),
+        "the survivor lost partitions: {:?}",
+        a.events()
+    );
+
+    // Nothing lost: every record was read by one of them.
+    let seen = values_seen(&[&mut a, &mut b]);
+    let missing: Vec<&String> = want.difference(&seen).collect();
+    assert!(missing.is_empty(), "records never read: {missing:#?}");
+
+    // The survivor resumed each partition the leaver had at what the leaver committed. The
+    // leaver committed everything it read before closing (what a failed commit covered excepted),
+    // so a record below that offset read again would mean the commit was lost or ignored, and a
+    // first offset above it would be a gap.
+    let resumed = first_offsets_after_takeover(&a);
+    let mut checked = 0;
+    for p in &b_owned {
+        let Some(&committed) = b_committed.get(p) else {
+            continue;
+        };
+        if let Some(&first) = resumed.get(p) {
+            assert_eq!(
+                first, committed,
+                "partition {p}: the survivor resumed at offset {first}, but the leaver had \
+                 committed {committed} (below: duplicates of committed records; above: a gap)"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "no partition of the leaver ({b_owned:?}, committed {b_committed:?}) got records after \
+         the takeover, so the resumption was not checked (resumed at {resumed:?})"
+    );
+}
+
+#[test]
+fn kcat_group_rebalances_when_a_member_leaves_and_resumes_from_commits() {
+    group_rebalances_when_a_member_leaves(Kcat);
+}
+
+#[test]
+fn confluent_kafka_group_rebalances_when_a_member_leaves_and_resumes_from_commits() {
+    group_rebalances_when_a_member_leaves(ConfluentKafka);
+}
+
+#[test]
+fn kafka_python_group_rebalances_when_a_member_leaves_and_resumes_from_commits() {
+    group_rebalances_when_a_member_leaves(KafkaPython);
+}
+
+/// A consumer with a group that stops after 4 of 10 records commits them; the next consumer of
+/// the group starts at the fifth.
+fn consumer_resumes_after_what_its_group_committed(client: KafkaClient) {
+    let dir = DataDir::new(&format!("clients-resume-{}", client.name())).unwrap();
+    let broker = start_broker(&dir, 1);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    let topic = "resume";
+    let produced = records(client, "resume", 10);
+    clients
+        .produce(client, topic, Compression::Lz4, &produced)
+        .unwrap();
+    let first = clients.consume(client, topic, Some("resumers"), 4).unwrap();
+    let offsets: Vec<i64> = first.iter().map(|c| c.offset).collect();
+    assert_eq!(offsets, [0, 1, 2, 3], "{first:#?}");
+    let rest = clients.consume(client, topic, Some("resumers"), 6).unwrap();
+    let offsets: Vec<i64> = rest.iter().map(|c| c.offset).collect();
+    assert_eq!(
+        offsets,
+        [4, 5, 6, 7, 8, 9],
+        "the second consumer of the group did not start after the 4 committed records: {rest:#?}"
+    );
+    let values: Vec<&Record> = first.iter().chain(&rest).map(|c| &c.record).collect();
+    assert_eq!(values, produced.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn kcat_consumer_resumes_after_what_its_group_committed() {
+    consumer_resumes_after_what_its_group_committed(Kcat);
+}
+
+#[test]
+fn confluent_kafka_consumer_resumes_after_what_its_group_committed() {
+    consumer_resumes_after_what_its_group_committed(ConfluentKafka);
+}
+
+#[test]
+fn kafka_python_consumer_resumes_after_what_its_group_committed() {
+    consumer_resumes_after_what_its_group_committed(KafkaPython);
+}
+
+#[test]
+fn kcat_lists_the_advertised_broker_and_the_topics() {
+    let dir = DataDir::new("clients-kcat-list").unwrap();
+    let broker = start_broker(&dir, PARTITIONS);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    for topic in ["listed-a", "listed-b"] {
+        clients
+            .produce(Kcat, topic, Compression::None, &[Record::new(None, "x")])
+            .unwrap();
+    }
+    let listing = clients.kcat(&["-L"]).unwrap().join("\n");
+    let broker_line = format!("broker 0 at {}", broker.bootstrap());
+    assert!(
+        listing.contains(&broker_line),
+        "no `{broker_line}` in:\n{listing}"
+    );
+    for topic in ["listed-a", "listed-b"] {
+        let line = format!("topic \"{topic}\" with {PARTITIONS} partitions:");
+        assert!(listing.contains(&line), "no `{line}` in:\n{listing}");
+    }
+    for p in 0..PARTITIONS {
+        let line = format!("partition {p}, leader 0, replicas: 0, isrs: 0");
+        assert!(listing.contains(&line), "no `{line}` in:\n{listing}");
+    }
+}
+
+/// librdkafka 2.0.2 enables features by matching single API versions in the broker's
+/// ApiVersions answer: without Produce v0-2 it sends uncompressed batches, without JoinGroup
+/// (and friends) v0 it has no consumer groups. kcat must end up with all it needs, and its lz4
+/// batch must reach the disk as lz4. (MsgVer1 and ThrottleTime stay off: they need Fetch v2,
+/// below the broker's Fetch 4-12, and MsgVer2 supersedes them.)
+#[test]
+fn kcat_on_librdkafka_2_0_2_enables_compression_groups_and_idempotence() {
+    let dir = DataDir::new("clients-kcat-features").unwrap();
+    let broker = start_broker(&dir, 1);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    let input = dir.join("lz4-input");
+    // Compressible: librdkafka sends a batch uncompressed when compressing does not shrink it.
+    let value = format!("compressed value {}", "0123456789".repeat(10));
+    fs::write(&input, format!("k:{value}\n")).unwrap();
+    let input = input.to_string_lossy().into_owned();
+    let output = clients
+        .kcat(&[
+            "-P",
+            "-t",
+            "lz4-topic",
+            "-z",
+            "lz4",
+            "-K",
+            ":",
+            "-d",
+            "broker,feature,protocol",
+            "-X",
+            "enable.idempotence=true",
+            "-l",
+            &input,
+        ])
+        .unwrap()
+        .join("\n");
+    // librdkafka logs `Enabling feature X` / `Disabling feature X` for each broker connection
+    // once the ApiVersions answer is in.
+    let changed = |verb: &str| -> BTreeSet<&str> {
+        output
+            .lines()
+            .filter_map(|l| l.split_once(verb).map(|(_, f)| f.trim()))
+            .collect()
+    };
+    let (enabled, disabled) = (changed("Enabling feature "), changed("Disabling feature "));
+    for feature in [
+        "ApiVersion",
+        "MsgVer2",
+        "LZ4",
+        "ZSTD",
+        "BrokerBalancedConsumer",
+        "BrokerGroupCoordinator",
+        "IdempotentProducer",
+        "OffsetTime",
+    ] {
+        assert!(
+            enabled.contains(feature) && !disabled.contains(feature),
+            "librdkafka 2.0.2 did not enable {feature} (enabled {enabled:?}, disabled \
+             {disabled:?}):\n{output}"
+        );
+    }
+    assert!(
+        !output.contains("not compressing"),
+        "kcat fell back to uncompressed batches:\n{output}"
+    );
+    assert_eq!(
+        stored_codecs(&broker.data_dir(), "lz4-topic", 0),
+        [Compression::Lz4.attribute()],
+        "the lz4 batch is not stored as lz4"
+    );
+    let consumed = clients.consume(Kcat, "lz4-topic", None, 1).unwrap();
+    assert_eq!(
+        consumed.first().map(|c| &c.record),
+        Some(&Record::new(Some("k"), &value))
+    );
+}
