@@ -196,8 +196,14 @@ broker_config! {
     "advertised.listeners" => advertised_listeners: String = String::new();
     /// The HTTP admin listener (/health, /ready, /metrics), HOST:PORT.
     "admin.listener" => admin_listener: String = "127.0.0.1:9644".to_string();
-    /// Largest request frame accepted, in bytes; a larger one closes the connection.
+    /// Largest Produce request frame accepted, in bytes; a larger one closes the connection.
     "socket.request.max.bytes" => socket_request_max_bytes: i32 = 104_857_600;
+    /// Largest frame of any other request (decoded requests can be tens of times larger than
+    /// their frames); a larger one closes the connection.
+    "nonproduce.request.max.bytes" => nonproduce_request_max_bytes: i32 = 1_048_576;
+    /// Request bytes read but not yet answered, across all connections; beyond it the broker
+    /// reads no new request until answers drain. At least socket.request.max.bytes.
+    "queued.max.request.bytes" => queued_max_request_bytes: i64 = 536_870_912;
     /// Most client connections served at once; further ones are closed on accept.
     "max.connections" => max_connections: i32 = 1000;
     /// Requests of one connection processed concurrently (answers still go out in order);
@@ -344,10 +350,14 @@ impl BrokerConfig {
                 reason: reason.to_string(),
             })
         };
-        let positive: [(&str, i64); 12] = [
+        let positive: [(&str, i64); 13] = [
             (
                 "socket.request.max.bytes",
                 self.socket_request_max_bytes.into(),
+            ),
+            (
+                "nonproduce.request.max.bytes",
+                self.nonproduce_request_max_bytes.into(),
             ),
             ("max.connections", self.max_connections.into()),
             (
@@ -380,6 +390,14 @@ impl BrokerConfig {
             if value <= 0 {
                 return bad(key, "must be positive");
             }
+        }
+        if self.queued_max_request_bytes < i64::from(self.socket_request_max_bytes)
+            || self.queued_max_request_bytes > i64::from(u32::MAX)
+        {
+            return bad(
+                "queued.max.request.bytes",
+                "must be at least socket.request.max.bytes and at most 4294967295",
+            );
         }
         if self.default_replication_factor != 1 {
             return bad(

@@ -644,6 +644,18 @@ fn oversized_frame_length_closes_the_connection() {
 }
 
 #[test]
+fn a_non_produce_frame_over_its_limit_closes_the_connection_before_it_is_read() {
+    with_one_record_topic("wire-nonproduce-limit", |conn| {
+        // 2 MiB announced for a Metadata request (nonproduce.request.max.bytes is 1 MiB): the
+        // broker closes on the header alone, without waiting for the body.
+        let mut bytes = (2i32 << 20).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&header_v1(3, 12, 1));
+        conn.write(&bytes);
+        conn.assert_closed_by_broker("a 2 MiB Metadata frame");
+    });
+}
+
+#[test]
 fn negative_frame_length_closes_the_connection() {
     with_one_record_topic("wire-negative", |conn| {
         conn.write(&(-5i32).to_be_bytes());

@@ -65,10 +65,23 @@ fn read_partition(
     min_one_batch: bool,
 ) -> Result<(Bytes, i64, i64), KafkaError> {
     let high_watermark = partition.high_watermark();
+    let (log_start, log_end) = (
+        partition.log.log_start_offset(),
+        partition.log.log_end_offset(),
+    );
+    if w.fetch_offset < log_start || w.fetch_offset > log_end {
+        return Err(KafkaError::new(
+            ResponseError::OffsetOutOfRange,
+            format!(
+                "fetch offset {} is out of range [{log_start}, {log_end}]",
+                w.fetch_offset
+            ),
+        ));
+    }
     let mut offset = w.fetch_offset;
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut total = 0usize;
-    let mut log_start = partition.log.log_start_offset();
+    let mut log_start = log_start;
     while offset < high_watermark && total < budget {
         let read = partition
             .log

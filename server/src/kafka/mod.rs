@@ -1,7 +1,10 @@
 //! The Kafka listener: accepting connections, and per connection reading frames, handling
 //! requests concurrently and writing answers back in request order.
 //!
-//! A connection is one task. It reads frames (at most `socket.request.max.bytes` each), decodes
+//! A connection is one task. It reads frames (Produce at most `socket.request.max.bytes`, every
+//! other API at most `nonproduce.request.max.bytes`: a decoded request can be tens of times its
+//! frame), reserving each frame's bytes from the broker-wide `queued.max.request.bytes` before
+//! reading it, so the memory all clients can make the broker hold is bounded; it decodes
 //! them ([`fastdata_protocol::kafka::decode_request`]) and spawns one task per request, at most
 //! `max.inflight.requests.per.connection` at a time; past that it stops reading until answers
 //! drain, so a client that pipelines without bound meets backpressure, not memory growth.
@@ -32,7 +35,7 @@ use fastdata_protocol::ProtocolError;
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::broker::Broker;
@@ -56,10 +59,64 @@ pub(crate) struct RequestContext {
     pub peer: SocketAddr,
 }
 
+/// What the connection must do before reading the rest of the frame at the front of its
+/// buffer.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    /// Not enough bytes yet to tell.
+    MoreBytes,
+    /// The frame breaks a size limit: close the connection.
+    Reject(String),
+    /// Reserve this many bytes of `queued.max.request.bytes`, then read it.
+    Reserve(u32),
+}
+
+/// Size limits of request frames by API.
+#[derive(Debug, Clone, Copy)]
+struct FrameLimits {
+    produce: usize,
+    other: usize,
+}
+
+/// Check the frame at the front of `buf` as soon as its length and API key are in: Produce
+/// frames may use `socket.request.max.bytes`, every other API `nonproduce.request.max.bytes`.
+fn admission(buf: &[u8], limits: FrameLimits) -> Admission {
+    let Some(prefix) = buf.first_chunk::<4>() else {
+        return Admission::MoreBytes;
+    };
+    let length = i32::from_be_bytes(*prefix);
+    let Ok(length) = usize::try_from(length) else {
+        return Admission::Reject(format!("frame length {length} is negative"));
+    };
+    // A frame too short for an API key fails to decode later; admit it as it is.
+    let limit = if length < 2 {
+        limits.produce
+    } else {
+        let Some(&[hi, lo]) = buf.get(4..6).and_then(|b| b.first_chunk::<2>()) else {
+            return Admission::MoreBytes;
+        };
+        if i16::from_be_bytes([hi, lo]) == ApiKey::Produce as i16 {
+            limits.produce
+        } else {
+            limits.other
+        }
+    };
+    if length > limit {
+        return Admission::Reject(format!(
+            "frame of {length} bytes exceeds the limit of {limit} bytes for its API \
+             (socket.request.max.bytes for Produce, nonproduce.request.max.bytes otherwise)"
+        ));
+    }
+    Admission::Reserve(u32::try_from(length.saturating_add(4)).unwrap_or(u32::MAX))
+}
+
 /// Accept connections until shutdown; each is served by its own task.
 pub(crate) async fn serve(broker: Arc<Broker>, listener: TcpListener) {
     let limit = usize::try_from(broker.config.max_connections).unwrap_or(1);
     let slots = Arc::new(tokio::sync::Semaphore::new(limit));
+    let budget = Arc::new(Semaphore::new(
+        usize::try_from(broker.config.queued_max_request_bytes).unwrap_or(0),
+    ));
     loop {
         let accepted = tokio::select! {
             _ = broker.shutdown.cancelled() => break,
@@ -80,9 +137,10 @@ pub(crate) async fn serve(broker: Arc<Broker>, listener: TcpListener) {
         };
         let _ = stream.set_nodelay(true);
         let b = broker.clone();
+        let budget = budget.clone();
         broker.tasks.spawn(async move {
             b.metrics.connection(1);
-            if let Err(e) = serve_connection(&b, stream, peer).await {
+            if let Err(e) = serve_connection(&b, stream, peer, budget).await {
                 debug!(%peer, %e, "connection closed");
             }
             b.metrics.connection(-1);
@@ -97,9 +155,13 @@ async fn serve_connection(
     broker: &Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
+    budget: Arc<Semaphore>,
 ) -> std::io::Result<()> {
-    let decoder =
-        FrameDecoder::new(usize::try_from(broker.config.socket_request_max_bytes).unwrap_or(0));
+    let limits = FrameLimits {
+        produce: usize::try_from(broker.config.socket_request_max_bytes).unwrap_or(0),
+        other: usize::try_from(broker.config.nonproduce_request_max_bytes).unwrap_or(0),
+    };
+    let decoder = FrameDecoder::new(limits.produce.max(limits.other));
     let max_inflight =
         usize::try_from(broker.config.max_inflight_requests_per_connection).unwrap_or(1);
     let idle = Duration::from_millis(
@@ -113,9 +175,30 @@ async fn serve_connection(
     let mut produce_chain: Option<oneshot::Receiver<()>> = None;
     let mut closing = false;
     let mut last_activity = Instant::now();
+    // The reservation of the frame being read, and the size of one waited for.
+    let mut admitted: Option<OwnedSemaphorePermit> = None;
+    let mut wanted: Option<u32> = None;
     loop {
-        // Take every whole frame already buffered, while there is room in flight.
-        while !closing && pending.len() < max_inflight {
+        // Take every whole frame already buffered, while there is room in flight. A frame's
+        // bytes are reserved from queued.max.request.bytes before the rest of it is read.
+        while !closing && wanted.is_none() && pending.len() < max_inflight {
+            if admitted.is_none() {
+                match admission(&buf, limits) {
+                    Admission::MoreBytes => break,
+                    Admission::Reject(reason) => {
+                        warn!(%peer, %reason, "closing the connection");
+                        closing = true;
+                        break;
+                    }
+                    Admission::Reserve(n) => match budget.clone().try_acquire_many_owned(n) {
+                        Ok(permit) => admitted = Some(permit),
+                        Err(_) => {
+                            wanted = Some(n);
+                            break;
+                        }
+                    },
+                }
+            }
             let frame = match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -125,9 +208,10 @@ async fn serve_connection(
                     break;
                 }
             };
+            let permit = admitted.take();
             match wire::decode_request(frame) {
                 Ok(request) => {
-                    let handle = dispatch(broker, request, peer, &mut produce_chain);
+                    let handle = dispatch(broker, request, peer, &mut produce_chain, permit);
                     pending.push_back(handle);
                 }
                 Err(ProtocolError::UnsupportedVersion {
@@ -151,11 +235,16 @@ async fn serve_connection(
             writer.flush().await?;
             return Ok(());
         }
-        let can_read = !closing && pending.len() < max_inflight;
+        let can_read = !closing && wanted.is_none() && pending.len() < max_inflight;
+        let want = wanted.unwrap_or(0);
         tokio::select! {
             biased;
             // Shutdown: read no more requests, answer those in flight, then close.
             _ = broker.shutdown.cancelled(), if !closing => closing = true,
+            permit = budget.clone().acquire_many_owned(want), if wanted.is_some() && !closing => {
+                admitted = permit.ok();
+                wanted = None;
+            }
             Some(done) = pending.next(), if !pending.is_empty() => {
                 last_activity = Instant::now();
                 let Ok(Some((api_version, correlation_id, reply))) = done else {
@@ -203,6 +292,7 @@ fn dispatch(
     request: Request,
     peer: SocketAddr,
     produce_chain: &mut Option<oneshot::Receiver<()>>,
+    permit: Option<OwnedSemaphorePermit>,
 ) -> tokio::task::JoinHandle<Option<(i16, i32, Reply)>> {
     let Request {
         api_key,
@@ -238,6 +328,7 @@ fn dispatch(
             other => handle(&broker, &ctx, other).await,
         };
         broker.metrics.request(api, started.elapsed().as_secs_f64());
+        drop(permit);
         Some((api_version, correlation_id, reply))
     })
 }
@@ -340,6 +431,38 @@ pub(crate) async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_are_checked_against_their_apis_limit_before_they_are_read() {
+        let limits = FrameLimits {
+            produce: 1000,
+            other: 100,
+        };
+        let frame = |length: i32, api: i16| {
+            let mut b = length.to_be_bytes().to_vec();
+            b.extend_from_slice(&api.to_be_bytes());
+            b
+        };
+        assert_eq!(admission(&[0, 0], limits), Admission::MoreBytes);
+        assert_eq!(admission(&frame(500, 0)[..5], limits), Admission::MoreBytes);
+        assert_eq!(admission(&frame(500, 0), limits), Admission::Reserve(504));
+        assert!(
+            matches!(admission(&frame(500, 3), limits), Admission::Reject(r) if r.contains("500"))
+        );
+        assert_eq!(admission(&frame(100, 3), limits), Admission::Reserve(104));
+        assert!(matches!(
+            admission(&frame(1001, 0), limits),
+            Admission::Reject(_)
+        ));
+        assert!(
+            matches!(admission(&frame(-1, 0), limits), Admission::Reject(r) if r.contains("negative"))
+        );
+        // Too short to hold an API key: admitted, and the decoder refuses it.
+        assert_eq!(
+            admission(&1i32.to_be_bytes(), limits),
+            Admission::Reserve(5)
+        );
+    }
 
     #[test]
     fn api_names_follow_the_version_table() {
