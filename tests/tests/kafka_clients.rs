@@ -1,13 +1,14 @@
 //! The broker against real third-party Kafka clients: Debian's kcat (librdkafka 2.0.2, with its
-//! old version probing), confluent-kafka (the librdkafka in its wheel) and kafka-python.
+//! old version probing), confluent-kafka (the librdkafka in its wheel) and kafka-python; our own
+//! client (fastdata-client) joins them in the matrix of who reads whose records.
 //!
 //! Each test starts its own broker on a loopback address of its own (port 0), with the
 //! rebalance delay at 0, and drives the clients through `fastdata_tests::clients` (installed by
 //! `bash scripts/setup.sh --test`; a missing client fails the test, naming that command). What
 //! they show, for every client: keyed and unkeyed records, in lz4 and one more codec (gzip,
 //! snappy and zstd across the clients), idempotence on and acks=all, are acknowledged, stored in
-//! the codec they came in and read back intact by every client (values with spaces, quotes and
-//! multi-byte UTF-8, keys, headers); a consumer group of two rebalances when a member leaves and
+//! the codec they came in and read back intact by every client, ours included (values with
+//! spaces, quotes and multi-byte UTF-8, keys, headers); a consumer group of two rebalances when a member leaves and
 //! the survivor resumes from the committed offsets; a consumer with a group resumes after what it
 //! committed. And `kcat -L` shows the advertised broker and the topics.
 
@@ -15,11 +16,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use fastdata_client::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use fastdata_client::producer::{
+    parse_compression, Acks, Producer, ProducerConfig, ProducerRecord,
+};
+use fastdata_client::types::TopicPartition;
 use fastdata_tests::clients::{
     wait_for_members, Clients, Compression, Consumed, Delivered, GroupMember, KafkaClient,
-    MemberEvent, Record,
+    MemberEvent, Record, CLIENT_TIMEOUT,
 };
 use fastdata_tests::{loopback_host, Broker, DataDir};
 
@@ -31,6 +38,134 @@ const REBALANCE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Partitions of every topic the tests create (by producing to it).
 const PARTITIONS: i32 = 3;
+
+/// A client of the matrix: a third-party one (a process), or ours (fastdata-client, in this
+/// process, on a runtime of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Client {
+    Third(KafkaClient),
+    Fastdata,
+}
+
+impl Client {
+    const ALL: [Client; 4] = [
+        Client::Third(Kcat),
+        Client::Third(ConfluentKafka),
+        Client::Third(KafkaPython),
+        Client::Fastdata,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Client::Third(client) => client.name(),
+            Client::Fastdata => "fastdata-client",
+        }
+    }
+
+    fn headers_per_record(self) -> bool {
+        match self {
+            Client::Third(client) => client.headers_per_record(),
+            Client::Fastdata => true,
+        }
+    }
+
+    /// Produces `records` (idempotence on, acks=all, batches in `codec`): where each went.
+    fn produce(
+        self,
+        clients: &Clients,
+        topic: &str,
+        codec: Compression,
+        records: &[Record],
+    ) -> anyhow::Result<Vec<Delivered>> {
+        let Client::Third(client) = self else {
+            return runtime().block_on(our_produce(clients.bootstrap(), topic, codec, records));
+        };
+        clients.produce(client, topic, codec, records)
+    }
+
+    /// Reads `n` records of `topic` (all its partitions, from the beginning, no group).
+    fn consume(self, clients: &Clients, topic: &str, n: usize) -> anyhow::Result<Vec<Consumed>> {
+        let Client::Third(client) = self else {
+            return runtime().block_on(our_consume(clients.bootstrap(), topic, n));
+        };
+        clients.consume(client, topic, None, n)
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn our_produce(
+    bootstrap: &str,
+    topic: &str,
+    codec: Compression,
+    records: &[Record],
+) -> anyhow::Result<Vec<Delivered>> {
+    let producer = Producer::new(ProducerConfig {
+        compression: parse_compression(codec.name())?,
+        acks: Acks::All,
+        enable_idempotence: true,
+        request_timeout_ms: 10_000,
+        delivery_timeout_ms: 30_000,
+        ..ProducerConfig::new(bootstrap)
+    })?;
+    let mut deliveries = Vec::new();
+    for r in records {
+        let mut record = ProducerRecord::new(topic, Bytes::new());
+        record.key = r.key.clone().map(Bytes::from);
+        record.value = r.value.clone().map(Bytes::from);
+        for (name, value) in &r.headers {
+            record = record.with_header(name.clone(), Some(value.clone()));
+        }
+        deliveries.push(producer.send(record).await?);
+    }
+    let mut delivered = Vec::new();
+    for d in deliveries {
+        let m = d.await?;
+        delivered.push(Delivered {
+            partition: m.partition,
+            offset: m.offset,
+        });
+    }
+    producer.close().await?;
+    Ok(delivered)
+}
+
+async fn our_consume(bootstrap: &str, topic: &str, n: usize) -> anyhow::Result<Vec<Consumed>> {
+    let mut consumer = Consumer::new(ConsumerConfig {
+        auto_offset_reset: OffsetReset::Earliest,
+        fetch_max_wait_ms: 100,
+        ..ConsumerConfig::new(bootstrap)
+    })?;
+    consumer.assign((0..PARTITIONS).map(|p| TopicPartition::new(topic, p)))?;
+    let text = |b: Option<&Bytes>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let mut consumed = Vec::new();
+    while consumed.len() < n && Instant::now() < deadline {
+        for r in consumer.poll(Duration::from_millis(200)).await? {
+            consumed.push(Consumed {
+                partition: r.partition,
+                offset: r.offset,
+                record: Record {
+                    key: text(r.key.as_ref()),
+                    value: text(r.value.as_ref()),
+                    headers: r
+                        .headers
+                        .iter()
+                        .map(|h| (h.key.clone(), text(h.value.as_ref()).unwrap_or_default()))
+                        .collect(),
+                },
+            });
+        }
+    }
+    consumer.close().await?;
+    Ok(consumed)
+}
 
 fn start_broker(dir: &DataDir, partitions: i32) -> Broker {
     Broker::builder(dir)
@@ -46,7 +181,7 @@ fn start_broker(dir: &DataDir, partitions: i32) -> Broker {
 /// unkeyed, no ':', which kcat's input format cannot carry) and a compressible tail (a client
 /// may send a batch uncompressed when compressing does not shrink it, as kafka-python does);
 /// headers where the client can put them on each record.
-fn records(writer: KafkaClient, tag: &str, n: usize) -> Vec<Record> {
+fn records(writer: Client, tag: &str, n: usize) -> Vec<Record> {
     let tail = "0123456789".repeat(10);
     (0..n)
         .map(|i| {
@@ -98,8 +233,8 @@ fn stored_codecs(data_dir: &Path, topic: &str, partition: i32) -> Vec<u8> {
 /// Checks that `consumed` is exactly `produced` (as `delivered` says it was written), each record
 /// intact and at its offset, and that each key stayed in one partition, in order.
 fn assert_read_intact(
-    reader: KafkaClient,
-    writer: KafkaClient,
+    reader: Client,
+    writer: Client,
     produced: &[Record],
     delivered: &[Delivered],
     consumed: &[Consumed],
@@ -127,7 +262,7 @@ fn assert_read_intact(
         consumed.len(),
         "{context}: an offset read twice: {consumed:#?}"
     );
-    if writer == Kcat {
+    if writer == Client::Third(Kcat) {
         // kcat's delivery reports do not say which record went where: compare as sets.
         let want: BTreeSet<&Record> = produced.iter().collect();
         let have: BTreeSet<&Record> = got.values().copied().collect();
@@ -157,14 +292,14 @@ fn assert_read_intact(
 }
 
 /// `writer` produces to two topics (lz4 and `other` codec); every client reads both back.
-fn records_are_read_intact_by_every_client(writer: KafkaClient, other: Compression) {
+fn records_are_read_intact_by_every_client(writer: Client, other: Compression) {
     let dir = DataDir::new(&format!("clients-from-{}", writer.name())).unwrap();
     let broker = start_broker(&dir, PARTITIONS);
     let clients = Clients::new(broker.bootstrap(), &dir);
     for codec in [Compression::Lz4, other] {
         let topic = format!("from-{}-{}", writer.name(), codec.name());
         let produced = records(writer, codec.name(), 24);
-        let delivered = clients.produce(writer, &topic, codec, &produced).unwrap();
+        let delivered = writer.produce(&clients, &topic, codec, &produced).unwrap();
         for partition in 0..PARTITIONS {
             let codecs = stored_codecs(&broker.data_dir(), &topic, partition);
             assert!(
@@ -175,11 +310,11 @@ fn records_are_read_intact_by_every_client(writer: KafkaClient, other: Compressi
             );
         }
         thread::scope(|s| {
-            let readers: Vec<_> = KafkaClient::ALL
+            let readers: Vec<_> = Client::ALL
                 .iter()
                 .map(|&reader| {
                     let (clients, topic, n) = (&clients, &topic, produced.len());
-                    s.spawn(move || (reader, clients.consume(reader, topic, None, n)))
+                    s.spawn(move || (reader, reader.consume(clients, topic, n)))
                 })
                 .collect();
             for reader in readers {
@@ -193,17 +328,22 @@ fn records_are_read_intact_by_every_client(writer: KafkaClient, other: Compressi
 
 #[test]
 fn records_from_kcat_are_read_intact_by_every_client() {
-    records_are_read_intact_by_every_client(Kcat, Compression::Gzip);
+    records_are_read_intact_by_every_client(Client::Third(Kcat), Compression::Gzip);
 }
 
 #[test]
 fn records_from_confluent_kafka_are_read_intact_by_every_client() {
-    records_are_read_intact_by_every_client(ConfluentKafka, Compression::Zstd);
+    records_are_read_intact_by_every_client(Client::Third(ConfluentKafka), Compression::Zstd);
 }
 
 #[test]
 fn records_from_kafka_python_are_read_intact_by_every_client() {
-    records_are_read_intact_by_every_client(KafkaPython, Compression::Snappy);
+    records_are_read_intact_by_every_client(Client::Third(KafkaPython), Compression::Snappy);
+}
+
+#[test]
+fn records_from_our_client_are_read_intact_by_every_client() {
+    records_are_read_intact_by_every_client(Client::Fastdata, Compression::Snappy);
 }
 
 /// The records of `member` that it read after its last assignment event that contained
@@ -240,7 +380,7 @@ fn group_rebalances_when_a_member_leaves(client: KafkaClient) {
     let topic = "group-topic";
     let group = format!("group-of-{}", client.name());
 
-    let mut produced = records(client, "before", 40);
+    let mut produced = records(Client::Third(client), "before", 40);
     clients
         .produce(client, topic, Compression::Lz4, &produced)
         .unwrap();
@@ -273,7 +413,7 @@ fn group_rebalances_when_a_member_leaves(client: KafkaClient) {
     .unwrap();
     let b_owned = b.assignment().unwrap().to_vec();
 
-    let during = records(client, "during", 40);
+    let during = records(Client::Third(client), "during", 40);
     clients
         .produce(client, topic, Compression::Lz4, &during)
         .unwrap();
@@ -308,7 +448,7 @@ fn group_rebalances_when_a_member_leaves(client: KafkaClient) {
         |m| owns(m[0], &all),
     )
     .unwrap();
-    let after = records(client, "after", 40);
+    let after = records(Client::Third(client), "after", 40);
     clients
         .produce(client, topic, Compression::Lz4, &after)
         .unwrap();
@@ -380,7 +520,7 @@ fn consumer_resumes_after_what_its_group_committed(client: KafkaClient) {
     let broker = start_broker(&dir, 1);
     let clients = Clients::new(broker.bootstrap(), &dir);
     let topic = "resume";
-    let produced = records(client, "resume", 10);
+    let produced = records(Client::Third(client), "resume", 10);
     clients
         .produce(client, topic, Compression::Lz4, &produced)
         .unwrap();
