@@ -9,7 +9,9 @@
 #   3. tests:  `cargo test --workspace --all-targets` (libraries, binaries, integration tests, and
 #              criterion benches in test mode under the test profile: each bench runs once), then
 #              the doc tests (`--all-targets` leaves them out)
-#   4. fuzz:   a bounded run (60 s) of the record-batch decoding fuzz target
+#   4. fuzz:   a bounded run (60 s each) of the fuzz targets of untrusted input: record-batch
+#              decoding (log/fuzz, batch_decode) and Kafka request decoding (protocol/fuzz,
+#              request_decode)
 #
 # The Cargo target dir lives outside the clone (default ~/.cache/fastdata-target) so repeated runs
 # are incremental; the fuzz build has its own (FASTDATA_FUZZ_TARGET_DIR, default
@@ -51,12 +53,15 @@ summary() {
     echo "all steps passed"
 }
 
+# fuzz_smoke FUZZ_DIR TARGET: a bounded run of one fuzz target from its seeds (and the corpus it
+# grew in earlier runs, kept outside git).
 fuzz_smoke() {
-    mkdir -p log/fuzz/corpus/batch_decode
+    local dir="$1" target="$2"
+    mkdir -p "$dir/corpus/$target"
     CARGO_TARGET_DIR="${FASTDATA_FUZZ_TARGET_DIR:-$HOME/.cache/fastdata-fuzz-target}" \
         RUSTC_BOOTSTRAP=1 \
-        cargo fuzz run batch_decode --fuzz-dir log/fuzz \
-        log/fuzz/corpus/batch_decode log/fuzz/seeds/batch_decode \
+        cargo fuzz run "$target" --fuzz-dir "$dir" \
+        "$dir/corpus/$target" "$dir/seeds/$target" \
         -- "-max_total_time=$fuzz_seconds"
 }
 
@@ -75,5 +80,6 @@ echo "FASTDATA_KCAT=$FASTDATA_KCAT"
 
 run_step "cargo test (all targets)" cargo test --workspace --all-targets
 run_step "cargo test (doc tests)" cargo test --workspace --doc
-run_step "fuzz smoke (${fuzz_seconds}s)" fuzz_smoke
+run_step "fuzz batch_decode (${fuzz_seconds}s)" fuzz_smoke log/fuzz batch_decode
+run_step "fuzz request_decode (${fuzz_seconds}s)" fuzz_smoke protocol/fuzz request_decode
 summary
