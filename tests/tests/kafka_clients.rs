@@ -652,3 +652,62 @@ fn kcat_on_librdkafka_2_0_2_enables_compression_groups_and_idempotence() {
         Some(&Record::new(Some("k"), &value))
     );
 }
+
+/// The value of the Prometheus sample `name` (with its labels, as printed) in `metrics`.
+fn metric(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A broker crash as a kcat user sees it: what was acknowledged before the SIGKILL is there
+/// after the restart, on the same bootstrap address, with offsets continuing; a clean stop
+/// (SIGTERM) exits 0.
+#[test]
+fn kcat_finds_its_records_at_the_same_address_after_the_broker_is_killed_and_restarted() {
+    let dir = DataDir::new("clients-kcat-restart").unwrap();
+    let mut broker = start_broker(&dir, 1);
+    let bootstrap = broker.bootstrap();
+    let clients = Clients::new(&bootstrap, &dir);
+    let before = records(Client::Third(Kcat), "before-crash", 5);
+    let delivered = clients
+        .produce(Kcat, "durable", Compression::Lz4, &before)
+        .unwrap();
+    let produces = metric(
+        &broker.metrics().unwrap(),
+        "fastdata_kafka_requests_total{api=\"Produce\"}",
+    );
+    assert!(
+        produces.is_some_and(|n| n >= 1.0),
+        "the broker's metrics count no Produce request: {produces:?}"
+    );
+
+    broker.kill().unwrap();
+    broker.restart().unwrap();
+    assert_eq!(broker.bootstrap(), bootstrap);
+    let consumed = clients.consume(Kcat, "durable", None, 5).unwrap();
+    assert_read_intact(
+        Client::Third(Kcat),
+        Client::Third(Kcat),
+        &before,
+        &delivered,
+        &consumed,
+    );
+    let after = clients
+        .produce(
+            Kcat,
+            "durable",
+            Compression::Lz4,
+            &[Record::new(None, "after the crash")],
+        )
+        .unwrap();
+    assert_eq!(
+        after,
+        [Delivered {
+            partition: 0,
+            offset: 5
+        }],
+        "offsets do not continue after the restart"
+    );
+    broker.terminate().unwrap();
+}
