@@ -322,11 +322,16 @@ impl Admin {
 
     /// A controller error that means "ask again" (retriable to [`Admin::retrying`]).
     fn controller_moved(api: ApiKey) -> Error {
-        Error::Kafka(KafkaError::new(api, ErrorCode::NOT_COORDINATOR).message(Some("the controller moved")))
+        Error::Kafka(
+            KafkaError::new(api, ErrorCode::NOT_COORDINATOR).message(Some("the controller moved")),
+        )
     }
 
     /// Creates `topics`; each topic's outcome separately (TOPIC_ALREADY_EXISTS included).
-    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<BTreeMap<String, Result<CreatedTopic>>> {
+    pub async fn create_topics(
+        &self,
+        topics: &[NewTopic],
+    ) -> Result<BTreeMap<String, Result<CreatedTopic>>> {
         let timeout = self.request_timeout();
         self.retrying(|| async {
             let conn = self.controller().await?;
@@ -457,7 +462,10 @@ impl Admin {
 
     /// Partitions and configs of `topics`; a missing topic is an UNKNOWN_TOPIC_OR_PARTITION
     /// error for it.
-    pub async fn describe_topics(&self, topics: &[&str]) -> Result<BTreeMap<String, Result<TopicDescription>>> {
+    pub async fn describe_topics(
+        &self,
+        topics: &[&str],
+    ) -> Result<BTreeMap<String, Result<TopicDescription>>> {
         let names: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         let metadata = self
             .retrying(|| self.cluster.fetch_metadata(Some(names.clone()), false))
@@ -468,13 +476,19 @@ impl Admin {
                 out.insert(
                     name.clone(),
                     Err(Error::Kafka(
-                        KafkaError::new(ApiKey::Metadata, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION).topic(name.clone()),
+                        KafkaError::new(ApiKey::Metadata, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+                            .topic(name.clone()),
                     )),
                 );
                 continue;
             };
             if !t.error.is_ok() {
-                out.insert(name.clone(), Err(Error::Kafka(KafkaError::new(ApiKey::Metadata, t.error).topic(name.clone()))));
+                out.insert(
+                    name.clone(),
+                    Err(Error::Kafka(
+                        KafkaError::new(ApiKey::Metadata, t.error).topic(name.clone()),
+                    )),
+                );
                 continue;
             }
             let configs = self.describe_topic_configs(name).await;
@@ -499,13 +513,19 @@ impl Admin {
             let response = self
                 .cluster
                 .send(&conn, Duration::ZERO, |_| {
-                    DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
-                        .with_resource_type(RESOURCE_TOPIC)
-                        .with_resource_name(str_bytes(topic))
-                        .with_configuration_keys(None)])
+                    DescribeConfigsRequest::default().with_resources(vec![
+                        DescribeConfigsResource::default()
+                            .with_resource_type(RESOURCE_TOPIC)
+                            .with_resource_name(str_bytes(topic))
+                            .with_configuration_keys(None),
+                    ])
                 })
                 .await?;
-            let Some(result) = response.results.into_iter().find(|r| r.resource_name.as_str() == topic) else {
+            let Some(result) = response
+                .results
+                .into_iter()
+                .find(|r| r.resource_name.as_str() == topic)
+            else {
                 return Err(Error::InvalidResponse {
                     broker: conn.address().to_owned(),
                     api: ApiKey::DescribeConfigs,
@@ -554,10 +574,12 @@ impl Admin {
                                 .with_value(None),
                         })
                         .collect();
-                    IncrementalAlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
-                        .with_resource_type(RESOURCE_TOPIC)
-                        .with_resource_name(str_bytes(topic))
-                        .with_configs(configs)])
+                    IncrementalAlterConfigsRequest::default().with_resources(vec![
+                        AlterConfigsResource::default()
+                            .with_resource_type(RESOURCE_TOPIC)
+                            .with_resource_name(str_bytes(topic))
+                            .with_configs(configs),
+                    ])
                 })
                 .await?;
             for r in response.responses {
@@ -606,7 +628,8 @@ impl Admin {
     /// Every group on every broker.
     pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
         let metadata = self.retrying(|| self.cluster.refresh_metadata()).await?;
-        let mut addresses: BTreeSet<String> = metadata.brokers.values().map(|b| b.address()).collect();
+        let mut addresses: BTreeSet<String> =
+            metadata.brokers.values().map(|b| b.address()).collect();
         if addresses.is_empty() {
             addresses.extend(self.cluster.config().bootstrap.iter().cloned());
         }
@@ -619,7 +642,9 @@ impl Admin {
                         .cluster
                         .send(&conn, Duration::ZERO, |_| ListGroupsRequest::default())
                         .await?;
-                    check(response.error_code, |code| KafkaError::new(ApiKey::ListGroups, code))?;
+                    check(response.error_code, |code| {
+                        KafkaError::new(ApiKey::ListGroups, code)
+                    })?;
                     Ok(response.groups)
                 })
                 .await?;
@@ -640,7 +665,10 @@ impl Admin {
     }
 
     /// State, protocol and members (with decoded assignments) of each group.
-    pub async fn describe_groups(&self, groups: &[&str]) -> Result<BTreeMap<String, Result<GroupDescription>>> {
+    pub async fn describe_groups(
+        &self,
+        groups: &[&str],
+    ) -> Result<BTreeMap<String, Result<GroupDescription>>> {
         let mut out = BTreeMap::new();
         for &group in groups {
             let described = self
@@ -649,7 +677,8 @@ impl Admin {
                     let response = self
                         .cluster
                         .send(&conn, Duration::ZERO, |_| {
-                            DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(group))])
+                            DescribeGroupsRequest::default()
+                                .with_groups(vec![GroupId(str_bytes(group))])
                         })
                         .await?;
                     let g = response
@@ -707,12 +736,18 @@ impl Admin {
         let topics: BTreeSet<&str> = committed.keys().map(|tp| tp.topic.as_str()).collect();
         self.cluster.track_topics(topics.iter().copied());
         let _ = self.cluster.refresh_metadata().await;
-        let wanted: BTreeMap<TopicPartition, i64> = committed.keys().map(|tp| (tp.clone(), LATEST_TIMESTAMP)).collect();
+        let wanted: BTreeMap<TopicPartition, i64> = committed
+            .keys()
+            .map(|tp| (tp.clone(), LATEST_TIMESTAMP))
+            .collect();
         let ends = offsets::list_offsets(&self.cluster, &wanted, 0).await?;
         Ok(committed
             .into_iter()
             .map(|(tp, c)| {
-                let log_end_offset = ends.get(&tp).and_then(|r| r.as_ref().ok()).map(|l| l.offset);
+                let log_end_offset = ends
+                    .get(&tp)
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|l| l.offset);
                 let committed = c.as_ref().map(|c| c.offset);
                 GroupOffset {
                     lag: committed.zip(log_end_offset).map(|(c, e)| (e - c).max(0)),

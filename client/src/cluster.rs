@@ -95,8 +95,8 @@ impl Cluster {
     /// A cluster reached through `config.bootstrap`, with its background metadata refresher.
     /// Must be called inside a Tokio runtime.
     pub(crate) fn new(config: NetworkConfig) -> Result<Arc<Cluster>> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| Error::NoRuntime(e.to_string()))?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|e| Error::NoRuntime(e.to_string()))?;
         let cluster = Arc::new(Cluster {
             config,
             shutdown: CancellationToken::new(),
@@ -448,9 +448,23 @@ mod tests {
             parse_bootstrap("127.0.0.1:9092, localhost:9093,[::1]:9094").unwrap(),
             ["127.0.0.1:9092", "localhost:9093", "[::1]:9094"]
         );
-        for bad in ["", "host", "host:", ":9092", "host:99999", "::1:9092", "h:p"] {
+        for bad in [
+            "",
+            "host",
+            "host:",
+            ":9092",
+            "host:99999",
+            "::1:9092",
+            "h:p",
+        ] {
             assert!(
-                matches!(parse_bootstrap(bad), Err(Error::Config { key: "bootstrap.servers", .. })),
+                matches!(
+                    parse_bootstrap(bad),
+                    Err(Error::Config {
+                        key: "bootstrap.servers",
+                        ..
+                    })
+                ),
                 "{bad:?}"
             );
         }

@@ -53,18 +53,29 @@ pub(crate) struct ConnectionConfig {
 /// Requests waiting for the writer beyond the in-flight ones.
 const QUEUE_SLACK: usize = 32;
 
-/// The highest version of each API both sides speak.
+/// What negotiation found for one API.
+#[derive(Debug, Clone, Copy)]
+enum Negotiated {
+    /// The highest version both sides speak.
+    Version(i16),
+    /// No overlap; the broker's range (-1, -1 if it does not serve the API).
+    Unsupported { broker_min: i16, broker_max: i16 },
+}
+
+/// The outcome of negotiation for every API this client speaks.
 #[derive(Debug, Clone)]
 struct VersionTable {
-    /// Indexed like [`SUPPORTED_APIS`]; `Err` keeps the broker's range when there is no overlap.
-    versions: Vec<(ApiKey, std::result::Result<i16, (i16, i16)>)>,
+    versions: Vec<(ApiKey, Negotiated)>,
 }
 
 impl VersionTable {
     /// Only ApiVersions, at our highest version, before negotiation.
     fn initial() -> Self {
         VersionTable {
-            versions: vec![(ApiKey::ApiVersions, Ok(our_range(ApiKey::ApiVersions).1))],
+            versions: vec![(
+                ApiKey::ApiVersions,
+                Negotiated::Version(our_range(ApiKey::ApiVersions).1),
+            )],
         }
     }
 
@@ -78,15 +89,17 @@ impl VersionTable {
                     .find(|k| k.api_key == api.api_key as i16)
                     .map(|k| (k.min_version, k.max_version));
                 let chosen = match theirs {
-                    Some((min, max)) => {
-                        let version = max.min(api.max);
-                        if version >= min.max(api.min_served) {
-                            Ok(version)
-                        } else {
-                            Err((min, max))
-                        }
+                    Some((min, max)) if max.min(api.max) >= min.max(api.min_served) => {
+                        Negotiated::Version(max.min(api.max))
                     }
-                    None => Err((-1, -1)),
+                    Some((min, max)) => Negotiated::Unsupported {
+                        broker_min: min,
+                        broker_max: max,
+                    },
+                    None => Negotiated::Unsupported {
+                        broker_min: -1,
+                        broker_max: -1,
+                    },
                 };
                 (api.api_key, chosen)
             })
@@ -359,9 +372,7 @@ impl Connection {
         for _ in 0..2 {
             let request = ApiVersionsRequest::default()
                 .with_client_software_name(StrBytes::from_static_str("fastdata-client"))
-                .with_client_software_version(StrBytes::from_static_str(env!(
-                    "CARGO_PKG_VERSION"
-                )));
+                .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
             let response = self.send_at(version, request, self.request_timeout).await?;
             if response.error_code == crate::error::ErrorCode::NONE.0 {
                 *lock(&self.versions) = VersionTable::negotiate(&response);
@@ -416,28 +427,28 @@ impl Connection {
 
     /// The version to use for `api`: the highest both sides speak.
     pub(crate) fn version(&self, api: ApiKey) -> Result<i16> {
-        let table = lock(&self.versions);
-        let found = table.versions.iter().find(|(key, _)| *key == api);
+        let found = lock(&self.versions)
+            .versions
+            .iter()
+            .find(|(key, _)| *key == api)
+            .map(|(_, n)| *n);
         let (client_min, client_max) = our_range(api);
-        match found {
-            Some((_, Ok(version))) => Ok(*version),
-            Some((_, Err((broker_min, broker_max)))) => Err(Error::UnsupportedVersion {
-                broker: self.address().to_owned(),
-                api,
-                broker_min: *broker_min,
-                broker_max: *broker_max,
-                client_min,
-                client_max,
-            }),
-            None => Err(Error::UnsupportedVersion {
-                broker: self.address().to_owned(),
-                api,
-                broker_min: -1,
-                broker_max: -1,
-                client_min,
-                client_max,
-            }),
-        }
+        let (broker_min, broker_max) = match found {
+            Some(Negotiated::Version(version)) => return Ok(version),
+            Some(Negotiated::Unsupported {
+                broker_min,
+                broker_max,
+            }) => (broker_min, broker_max),
+            None => (-1, -1),
+        };
+        Err(Error::UnsupportedVersion {
+            broker: self.address().to_owned(),
+            api,
+            broker_min,
+            broker_max,
+            client_min,
+            client_max,
+        })
     }
 
     /// Sends `request` at `version` and waits for its response (at most `timeout`, counted
@@ -672,15 +683,16 @@ fn dispatch(shared: &Shared, frame: bytes::Bytes) -> std::result::Result<(), Clo
             reason: "a response arrived with no request outstanding".to_owned(),
         });
     };
-    let decoded = decode_response(pending.api_key, pending.api_version, frame.clone()).or_else(
-        |e| match pending.api_key {
-            // A broker that does not serve our ApiVersions version answers with a v0 body.
-            ApiKey::ApiVersions if pending.api_version > 0 => {
-                decode_response(ApiKey::ApiVersions, 0, frame).map_err(|_| e)
+    let decoded =
+        decode_response(pending.api_key, pending.api_version, frame.clone()).or_else(|e| {
+            match pending.api_key {
+                // A broker that does not serve our ApiVersions version answers with a v0 body.
+                ApiKey::ApiVersions if pending.api_version > 0 => {
+                    decode_response(ApiKey::ApiVersions, 0, frame).map_err(|_| e)
+                }
+                _ => Err(e),
             }
-            _ => Err(e),
-        },
-    );
+        });
     let (correlation_id, body) = match decoded {
         Ok(decoded) => decoded,
         Err(e) => {
@@ -845,11 +857,24 @@ mod tests {
             .send_at(version, heartbeat(1), Duration::from_millis(200))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::RequestTimeout { api: ApiKey::Heartbeat, timeout_ms: 200, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::RequestTimeout {
+                    api: ApiKey::Heartbeat,
+                    timeout_ms: 200,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.is_retriable());
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(conn.is_closed());
-        assert!(conn.send_at(version, heartbeat(1), Duration::from_secs(1)).await.is_err());
+        assert!(conn
+            .send_at(version, heartbeat(1), Duration::from_secs(1))
+            .await
+            .is_err());
     }
 
     #[tokio::test]

@@ -95,7 +95,10 @@ impl ErrorCode {
                 | Self::LEADER_NOT_AVAILABLE
                 | Self::NOT_LEADER_OR_FOLLOWER
                 | Self::NETWORK_EXCEPTION
-        ) || matches!(self.0, 74 | 75 /* FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH */)
+        ) || matches!(
+            self.0,
+            74 | 75 /* FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH */
+        )
     }
 
     /// Whether the code says the group coordinator moved or is not ready.
@@ -331,7 +334,9 @@ pub enum Error {
     },
 
     /// A fetch position is outside the log and `auto.offset.reset` is `none`.
-    #[error("offset {offset} is out of range for {topic}-{partition} and auto.offset.reset is none")]
+    #[error(
+        "offset {offset} is out of range for {topic}-{partition} and auto.offset.reset is none"
+    )]
     OffsetOutOfRange {
         /// The topic.
         topic: String,

@@ -192,7 +192,10 @@ impl Metadata {
 
     /// The leader of `topic`-`partition`, if known.
     pub fn leader(&self, topic: &str, partition: i32) -> Option<&BrokerInfo> {
-        let p = self.topic(topic)?.partitions.get(usize::try_from(partition).ok()?)?;
+        let p = self
+            .topic(topic)?
+            .partitions
+            .get(usize::try_from(partition).ok()?)?;
         self.brokers.get(&p.leader)
     }
 }
@@ -242,9 +245,17 @@ mod tests {
 
     #[test]
     fn holes_duplicates_and_unknown_leaders_are_rejected() {
-        for bad in [&[(0, 0), (2, 0)][..], &[(0, 0), (0, 0)], &[(0, 7)], &[(-1, 0)]] {
+        for bad in [
+            &[(0, 0), (2, 0)][..],
+            &[(0, 0), (0, 0)],
+            &[(0, 7)],
+            &[(-1, 0)],
+        ] {
             let err = Metadata::from_response("b", response(bad)).unwrap_err();
-            assert!(matches!(err, Error::InvalidResponse { .. }), "{bad:?}: {err}");
+            assert!(
+                matches!(err, Error::InvalidResponse { .. }),
+                "{bad:?}: {err}"
+            );
         }
     }
 

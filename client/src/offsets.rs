@@ -61,7 +61,10 @@ pub(crate) async fn list_offsets(
     let mut out = HashMap::new();
     for (tp, &timestamp) in requests {
         match metadata.leader(&tp.topic, tp.partition) {
-            Some(leader) => by_leader.entry(leader.address()).or_default().push((tp, timestamp)),
+            Some(leader) => by_leader
+                .entry(leader.address())
+                .or_default()
+                .push((tp, timestamp)),
             None => {
                 cluster.request_metadata_refresh();
                 out.insert(
@@ -219,7 +222,12 @@ pub(crate) async fn fetch_committed(
     let group_error = |code| KafkaError::new(ApiKey::OffsetFetch, code).group(group);
     check(response.error_code, group_error)?;
     let mut out = BTreeMap::new();
-    let mut take = |topic: String, partition: i32, code: i16, offset: i64, leader_epoch: i32, metadata: Option<StrBytes>| {
+    let mut take = |topic: String,
+                    partition: i32,
+                    code: i16,
+                    offset: i64,
+                    leader_epoch: i32,
+                    metadata: Option<StrBytes>| {
         check(code, |code| {
             KafkaError::new(ApiKey::OffsetFetch, code)
                 .group(group)
@@ -238,13 +246,27 @@ pub(crate) async fn fetch_committed(
         check(g.error_code, group_error)?;
         for t in g.topics {
             for p in t.partitions {
-                take(t.name.0.to_string(), p.partition_index, p.error_code, p.committed_offset, p.committed_leader_epoch, p.metadata)?;
+                take(
+                    t.name.0.to_string(),
+                    p.partition_index,
+                    p.error_code,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.metadata,
+                )?;
             }
         }
     }
     for t in response.topics {
         for p in t.partitions {
-            take(t.name.0.to_string(), p.partition_index, p.error_code, p.committed_offset, p.committed_leader_epoch, p.metadata)?;
+            take(
+                t.name.0.to_string(),
+                p.partition_index,
+                p.error_code,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                p.metadata,
+            )?;
         }
     }
     if let Some(partitions) = partitions {
@@ -339,7 +361,14 @@ mod tests {
             member_id: "m".into(),
         };
         let mut offsets = BTreeMap::new();
-        offsets.insert(TopicPartition::new("a", 1), OffsetAndMetadata { offset: 10, leader_epoch: Some(3), metadata: "x".into() });
+        offsets.insert(
+            TopicPartition::new("a", 1),
+            OffsetAndMetadata {
+                offset: 10,
+                leader_epoch: Some(3),
+                metadata: "x".into(),
+            },
+        );
         offsets.insert(TopicPartition::new("a", 0), OffsetAndMetadata::new(5));
         offsets.insert(TopicPartition::new("b", 0), OffsetAndMetadata::new(7));
         let r = commit_request(&committer, &offsets, 8);
@@ -348,6 +377,9 @@ mod tests {
         assert_eq!(r.topics[0].partitions.len(), 2);
         assert_eq!(r.topics[0].partitions[1].committed_leader_epoch, 3);
         let r = commit_request(&committer, &offsets, 5);
-        assert_eq!(r.topics[0].partitions[1].committed_leader_epoch, -1, "no epoch before v6");
+        assert_eq!(
+            r.topics[0].partitions[1].committed_leader_epoch, -1,
+            "no epoch before v6"
+        );
     }
 }

@@ -128,12 +128,7 @@ mod tests {
             (b"abc", 479_470_107),
         ];
         for (data, expected) in cases {
-            assert_eq!(
-                murmur2(data),
-                expected,
-                "{}",
-                String::from_utf8_lossy(data)
-            );
+            assert_eq!(murmur2(data), expected, "{}", String::from_utf8_lossy(data));
         }
     }
 
@@ -145,7 +140,10 @@ mod tests {
         // murmur2("foobar") = -790332482 → toPositive = 1357151166.
         assert_eq!(to_positive(murmur2(b"foobar")), 1_357_151_166);
         assert_eq!(partition_for_key(b"foobar", 8), 1_357_151_166 % 8);
-        assert_eq!(partition_for_key(b"21", 10), (-973_932_308i32 & 0x7fff_ffff) % 10);
+        assert_eq!(
+            partition_for_key(b"21", 10),
+            (-973_932_308i32 & 0x7fff_ffff) % 10
+        );
         // The same key always lands on the same partition, whatever else was sent.
         for _ in 0..3 {
             assert_eq!(partition_for_key(b"abc", 3), 479_470_107 % 3);

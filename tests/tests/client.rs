@@ -436,7 +436,7 @@ fn seek_position_and_commits_follow_the_java_semantics() {
             },
         );
         c.commit_offsets_sync(offsets).await.unwrap();
-        let committed = c.committed(&[tp.clone()]).await.unwrap();
+        let committed = c.committed(std::slice::from_ref(&tp)).await.unwrap();
         assert_eq!(
             committed[&tp]
                 .as_ref()
@@ -450,19 +450,19 @@ fn seek_position_and_commits_follow_the_java_semantics() {
             offsets_of(&poll_until(&mut c, 3, Duration::from_secs(10)).await),
             [7, 8, 9]
         );
-        c.seek_to_beginning(&[tp.clone()]).unwrap();
+        c.seek_to_beginning(std::slice::from_ref(&tp)).unwrap();
         assert_eq!(
             offsets_of(&poll_until(&mut c, 10, Duration::from_secs(10)).await)[0],
             0
         );
-        c.seek_to_end(&[tp.clone()]).unwrap();
+        c.seek_to_end(std::slice::from_ref(&tp)).unwrap();
         assert_eq!(c.position(&tp).await.unwrap(), 10);
 
         // An asynchronous commit, awaited.
         c.seek(&tp, 6).unwrap();
         c.commit_async().await.unwrap();
         assert_eq!(
-            c.committed(&[tp.clone()]).await.unwrap()[&tp]
+            c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp]
                 .as_ref()
                 .map(|o| o.offset),
             Some(6)

@@ -127,14 +127,18 @@ impl Assignor {
         match self {
             Assignor::Range => Ok(range::assign(partitions_per_topic, members)),
             Assignor::RoundRobin => Ok(roundrobin::assign(partitions_per_topic, members)),
-            Assignor::CooperativeSticky => sticky::assign_cooperative(partitions_per_topic, members),
+            Assignor::CooperativeSticky => {
+                sticky::assign_cooperative(partitions_per_topic, members)
+            }
         }
     }
 }
 
 /// Members in the order Java's `MemberInfo` sorts them: those with a `group.instance.id` first,
 /// by instance id, then the others by member id.
-pub(crate) fn sorted_members<'a>(members: impl IntoIterator<Item = (&'a String, &'a Subscription)>) -> Vec<&'a String> {
+pub(crate) fn sorted_members<'a>(
+    members: impl IntoIterator<Item = (&'a String, &'a Subscription)>,
+) -> Vec<&'a String> {
     let mut list: Vec<(&String, Option<&String>)> = members
         .into_iter()
         .map(|(id, s)| (id, s.group_instance_id.as_ref()))
@@ -216,8 +220,15 @@ pub fn decode_subscription(mut bytes: Bytes) -> Result<Subscription> {
                     .map(|&p| TopicPartition::new(t.topic.0.to_string(), p))
             })
             .collect(),
-        generation_id: if version >= 2 { data.generation_id } else { NO_GENERATION },
-        rack_id: data.rack_id.map(|r| r.to_string()).filter(|r| !r.is_empty()),
+        generation_id: if version >= 2 {
+            data.generation_id
+        } else {
+            NO_GENERATION
+        },
+        rack_id: data
+            .rack_id
+            .map(|r| r.to_string())
+            .filter(|r| !r.is_empty()),
         group_instance_id: None,
     })
 }
@@ -347,7 +358,10 @@ pub(crate) mod tests {
         let mut bytes = encode_subscription(&subscription(&["x"])).unwrap().to_vec();
         bytes[1] = 9;
         bytes.extend_from_slice(b"fields of a future version");
-        assert_eq!(decode_subscription(Bytes::from(bytes)).unwrap().topics, ["x"]);
+        assert_eq!(
+            decode_subscription(Bytes::from(bytes)).unwrap().topics,
+            ["x"]
+        );
     }
 
     #[test]
@@ -374,19 +388,28 @@ pub(crate) mod tests {
         assert_eq!(&bytes[..2], &[0, 3]);
         let back = decode_assignment(bytes).unwrap();
         assert_eq!(back.partitions, [tp("t", 0), tp("t", 2), tp("u", 1)]);
-        assert_eq!(decode_assignment(Bytes::new()).unwrap(), Assignment::default());
+        assert_eq!(
+            decode_assignment(Bytes::new()).unwrap(),
+            Assignment::default()
+        );
     }
 
     #[test]
     fn names_are_kafkas() {
-        for a in [Assignor::Range, Assignor::RoundRobin, Assignor::CooperativeSticky] {
+        for a in [
+            Assignor::Range,
+            Assignor::RoundRobin,
+            Assignor::CooperativeSticky,
+        ] {
             assert_eq!(Assignor::parse(a.name()).unwrap(), a);
         }
         assert!(Assignor::parse("sticky").is_err());
         assert!(Assignor::CooperativeSticky.supports_cooperative());
         assert!(!Assignor::Range.supports_cooperative());
         assert_eq!(
-            Assignor::CooperativeSticky.subscription_user_data(4).unwrap(),
+            Assignor::CooperativeSticky
+                .subscription_user_data(4)
+                .unwrap(),
             Bytes::from_static(&[0, 0, 0, 4])
         );
         assert_eq!(Assignor::Range.subscription_user_data(4), None);

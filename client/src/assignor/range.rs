@@ -38,7 +38,9 @@ mod tests {
     use super::*;
 
     fn members(list: &[(&str, &[&str])]) -> BTreeMap<String, Subscription> {
-        list.iter().map(|(m, t)| (m.to_string(), subscription(t))).collect()
+        list.iter()
+            .map(|(m, t)| (m.to_string(), subscription(t)))
+            .collect()
     }
 
     // The cases of Java's RangeAssignorTest (no racks).
@@ -53,8 +55,14 @@ mod tests {
 
     #[test]
     fn only_subscribed_topics_are_assigned() {
-        let a = assign(&topics(&[("topic1", 3), ("other", 3)]), &members(&[("consumer1", &["topic1"])]));
-        assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic1", 1), tp("topic1", 2)]);
+        let a = assign(
+            &topics(&[("topic1", 3), ("other", 3)]),
+            &members(&[("consumer1", &["topic1"])]),
+        );
+        assert_eq!(
+            a["consumer1"],
+            [tp("topic1", 0), tp("topic1", 1), tp("topic1", 2)]
+        );
     }
 
     #[test]
@@ -63,14 +71,20 @@ mod tests {
             &topics(&[("topic1", 1), ("topic2", 2)]),
             &members(&[("consumer1", &["topic1", "topic2"])]),
         );
-        assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            a["consumer1"],
+            [tp("topic1", 0), tp("topic2", 0), tp("topic2", 1)]
+        );
     }
 
     #[test]
     fn two_consumers_one_topic() {
         let m = members(&[("consumer1", &["topic1"]), ("consumer2", &["topic1"])]);
         let a = assign(&topics(&[("topic1", 1)]), &m);
-        assert_eq!((a["consumer1"].clone(), a["consumer2"].clone()), (vec![tp("topic1", 0)], vec![]));
+        assert_eq!(
+            (a["consumer1"].clone(), a["consumer2"].clone()),
+            (vec![tp("topic1", 0)], vec![])
+        );
         let a = assign(&topics(&[("topic1", 2)]), &m);
         assert_eq!(a["consumer1"], [tp("topic1", 0)]);
         assert_eq!(a["consumer2"], [tp("topic1", 1)]);
@@ -87,7 +101,10 @@ mod tests {
             ]),
         );
         assert_eq!(a["consumer1"], [tp("topic1", 0)]);
-        assert_eq!(a["consumer2"], [tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            a["consumer2"],
+            [tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]
+        );
         assert_eq!(a["consumer3"], [tp("topic1", 2)]);
     }
 
@@ -95,9 +112,20 @@ mod tests {
     fn two_consumers_two_topics_six_partitions() {
         let a = assign(
             &topics(&[("topic1", 3), ("topic2", 3)]),
-            &members(&[("consumer1", &["topic1", "topic2"]), ("consumer2", &["topic1", "topic2"])]),
+            &members(&[
+                ("consumer1", &["topic1", "topic2"]),
+                ("consumer2", &["topic1", "topic2"]),
+            ]),
         );
-        assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            a["consumer1"],
+            [
+                tp("topic1", 0),
+                tp("topic1", 1),
+                tp("topic2", 0),
+                tp("topic2", 1)
+            ]
+        );
         assert_eq!(a["consumer2"], [tp("topic1", 2), tp("topic2", 2)]);
     }
 
@@ -105,17 +133,36 @@ mod tests {
     fn static_members_are_ordered_by_instance_id() {
         // testTwoStaticConsumersTwoTopicsSixPartitions: consumer-b has instance1, consumer-a
         // instance2, so consumer-b comes first.
-        let mut m = members(&[("consumer-b", &["topic1", "topic2"]), ("consumer-a", &["topic1", "topic2"])]);
+        let mut m = members(&[
+            ("consumer-b", &["topic1", "topic2"]),
+            ("consumer-a", &["topic1", "topic2"]),
+        ]);
         m.get_mut("consumer-b").unwrap().group_instance_id = Some("instance1".into());
         m.get_mut("consumer-a").unwrap().group_instance_id = Some("instance2".into());
         let t = topics(&[("topic1", 3), ("topic2", 3)]);
         let a = assign(&t, &m);
-        assert_eq!(a["consumer-b"], [tp("topic1", 0), tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            a["consumer-b"],
+            [
+                tp("topic1", 0),
+                tp("topic1", 1),
+                tp("topic2", 0),
+                tp("topic2", 1)
+            ]
+        );
         assert_eq!(a["consumer-a"], [tp("topic1", 2), tp("topic2", 2)]);
         // testOneStaticConsumerAndOneDynamicConsumerTwoTopicsSixPartitions.
         m.get_mut("consumer-a").unwrap().group_instance_id = None;
         let a = assign(&t, &m);
-        assert_eq!(a["consumer-b"], [tp("topic1", 0), tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            a["consumer-b"],
+            [
+                tp("topic1", 0),
+                tp("topic1", 1),
+                tp("topic2", 0),
+                tp("topic2", 1)
+            ]
+        );
     }
 
     #[test]
@@ -123,9 +170,18 @@ mod tests {
         // testRackAwareAssignmentWithUniformSubscription, the non-rack-aware expectation.
         let a = assign(
             &topics(&[("t1", 6), ("t2", 7), ("t3", 2)]),
-            &members(&[("consumer0", &["t1", "t2", "t3"]), ("consumer1", &["t1", "t2", "t3"]), ("consumer2", &["t1", "t2", "t3"])]),
+            &members(&[
+                ("consumer0", &["t1", "t2", "t3"]),
+                ("consumer1", &["t1", "t2", "t3"]),
+                ("consumer2", &["t1", "t2", "t3"]),
+            ]),
         );
-        let show = |v: &Vec<TopicPartition>| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let show = |v: &Vec<TopicPartition>| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         assert_eq!(show(&a["consumer0"]), "t1-0, t1-1, t2-0, t2-1, t2-2, t3-0");
         assert_eq!(show(&a["consumer1"]), "t1-2, t1-3, t2-3, t2-4, t3-1");
         assert_eq!(show(&a["consumer2"]), "t1-4, t1-5, t2-5, t2-6");
@@ -133,8 +189,17 @@ mod tests {
 
     #[test]
     fn eight_partitions_over_two_members() {
-        let a = assign(&topics(&[("t", 8)]), &members(&[("m1", &["t"]), ("m2", &["t"])]));
-        assert_eq!(a["m1"].iter().map(|t| t.partition).collect::<Vec<_>>(), [0, 1, 2, 3]);
-        assert_eq!(a["m2"].iter().map(|t| t.partition).collect::<Vec<_>>(), [4, 5, 6, 7]);
+        let a = assign(
+            &topics(&[("t", 8)]),
+            &members(&[("m1", &["t"]), ("m2", &["t"])]),
+        );
+        assert_eq!(
+            a["m1"].iter().map(|t| t.partition).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            a["m2"].iter().map(|t| t.partition).collect::<Vec<_>>(),
+            [4, 5, 6, 7]
+        );
     }
 }

@@ -47,7 +47,9 @@ mod tests {
     use super::*;
 
     fn members(list: &[(&str, &[&str])]) -> BTreeMap<String, Subscription> {
-        list.iter().map(|(m, t)| (m.to_string(), subscription(t))).collect()
+        list.iter()
+            .map(|(m, t)| (m.to_string(), subscription(t)))
+            .collect()
     }
 
     // The cases of Java's RoundRobinAssignorTest and the class's documentation.
@@ -56,10 +58,19 @@ mod tests {
     fn two_consumers_two_topics_six_partitions() {
         let a = assign(
             &topics(&[("topic1", 3), ("topic2", 3)]),
-            &members(&[("consumer1", &["topic1", "topic2"]), ("consumer2", &["topic1", "topic2"])]),
+            &members(&[
+                ("consumer1", &["topic1", "topic2"]),
+                ("consumer2", &["topic1", "topic2"]),
+            ]),
         );
-        assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic1", 2), tp("topic2", 1)]);
-        assert_eq!(a["consumer2"], [tp("topic1", 1), tp("topic2", 0), tp("topic2", 2)]);
+        assert_eq!(
+            a["consumer1"],
+            [tp("topic1", 0), tp("topic1", 2), tp("topic2", 1)]
+        );
+        assert_eq!(
+            a["consumer2"],
+            [tp("topic1", 1), tp("topic2", 0), tp("topic2", 2)]
+        );
     }
 
     #[test]
@@ -73,7 +84,10 @@ mod tests {
             ]),
         );
         assert_eq!(a["consumer1"], [tp("topic1", 0)]);
-        assert_eq!(a["consumer2"], [tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            a["consumer2"],
+            [tp("topic1", 1), tp("topic2", 0), tp("topic2", 1)]
+        );
         assert_eq!(a["consumer3"], [tp("topic1", 2)]);
     }
 
@@ -81,11 +95,18 @@ mod tests {
     fn unequal_subscriptions_from_the_class_documentation() {
         let a = assign(
             &topics(&[("t0", 1), ("t1", 2), ("t2", 3)]),
-            &members(&[("C0", &["t0"]), ("C1", &["t0", "t1"]), ("C2", &["t0", "t1", "t2"])]),
+            &members(&[
+                ("C0", &["t0"]),
+                ("C1", &["t0", "t1"]),
+                ("C2", &["t0", "t1", "t2"]),
+            ]),
         );
         assert_eq!(a["C0"], [tp("t0", 0)]);
         assert_eq!(a["C1"], [tp("t1", 0)]);
-        assert_eq!(a["C2"], [tp("t1", 1), tp("t2", 0), tp("t2", 1), tp("t2", 2)]);
+        assert_eq!(
+            a["C2"],
+            [tp("t1", 1), tp("t2", 0), tp("t2", 1), tp("t2", 2)]
+        );
     }
 
     #[test]

@@ -199,7 +199,11 @@ fn constrained(
     let mut assigned: HashSet<TopicPartition> = HashSet::new();
 
     for (member, mut partitions) in owned {
-        partitions.sort_by(|a, b| a.partition.cmp(&b.partition).then_with(|| a.topic.cmp(&b.topic)));
+        partitions.sort_by(|a, b| {
+            a.partition
+                .cmp(&b.partition)
+                .then_with(|| a.topic.cmp(&b.topic))
+        });
         partitions.retain(|tp| !multiply_owned.contains(tp));
         let list = assignment.entry(member.clone()).or_default();
         if partitions.len() < min_quota {
@@ -259,7 +263,9 @@ fn constrained(
         let list = assignment.entry(member.clone()).or_default();
         list.push(tp.clone());
         let count = list.len();
-        if maybe_revoked.get(&tp).is_some_and(|owner| *owner != member) || multiply_owned.contains(&tp) {
+        if maybe_revoked.get(&tp).is_some_and(|owner| *owner != member)
+            || multiply_owned.contains(&tp)
+        {
             transferring.insert(tp, member.clone());
         }
         if count == min_quota && from_under {
@@ -328,7 +334,12 @@ impl Movements {
     }
 
     /// If a partition of the topic already moved the other way, move that one back instead.
-    fn actual_partition_to_move(&self, tp: &TopicPartition, old: &str, new: &str) -> TopicPartition {
+    fn actual_partition_to_move(
+        &self,
+        tp: &TopicPartition,
+        old: &str,
+        new: &str,
+    ) -> TopicPartition {
         let Some(pairs) = self.by_topic.get(&tp.topic) else {
             return tp.clone();
         };
@@ -336,7 +347,10 @@ impl Movements {
             Some((src, _)) => src.as_str(),
             None => old,
         };
-        match pairs.get(&(new.to_owned(), old.to_owned())).and_then(|s| s.iter().next()) {
+        match pairs
+            .get(&(new.to_owned(), old.to_owned()))
+            .and_then(|s| s.iter().next())
+        {
             Some(other) => other.clone(),
             None => tp.clone(),
         }
@@ -366,8 +380,10 @@ impl<'a> General<'a> {
         owned: Assignment,
         max_generation: i32,
     ) -> Self {
-        let mut topic_consumers: BTreeMap<String, Vec<String>> =
-            partitions_per_topic.keys().map(|t| (t.clone(), Vec::new())).collect();
+        let mut topic_consumers: BTreeMap<String, Vec<String>> = partitions_per_topic
+            .keys()
+            .map(|t| (t.clone(), Vec::new()))
+            .collect();
         let mut consumer_topics = BTreeMap::new();
         let mut current = owned;
         for (member, s) in members {
@@ -390,10 +406,17 @@ impl<'a> General<'a> {
             .flat_map(|(m, parts)| parts.iter().map(move |tp| (tp.clone(), m.clone())))
             .collect();
         let mut topics: Vec<&String> = topic_consumers.keys().collect();
-        topics.sort_by(|a, b| topic_consumers[*a].len().cmp(&topic_consumers[*b].len()).then_with(|| a.cmp(b)));
+        topics.sort_by(|a, b| {
+            topic_consumers[*a]
+                .len()
+                .cmp(&topic_consumers[*b].len())
+                .then_with(|| a.cmp(b))
+        });
         let sorted_partitions = topics
             .into_iter()
-            .flat_map(|t| (0..partitions_per_topic[t]).map(move |p| TopicPartition::new(t.clone(), p)))
+            .flat_map(|t| {
+                (0..partitions_per_topic[t]).map(move |p| TopicPartition::new(t.clone(), p))
+            })
             .collect();
 
         // The previous owner of each partition: the highest generation below the current one.
@@ -431,7 +454,11 @@ impl<'a> General<'a> {
         let mut assigned: HashSet<TopicPartition> = HashSet::new();
         let members: Vec<String> = self.current.keys().cloned().collect();
         for member in members {
-            let topics = self.consumer_topics.get(&member).cloned().unwrap_or_default();
+            let topics = self
+                .consumer_topics
+                .get(&member)
+                .cloned()
+                .unwrap_or_default();
             let parts = std::mem::take(self.current.get_mut(&member).expect("member listed"));
             let mut kept = Vec::with_capacity(parts.len());
             for tp in parts {
@@ -452,7 +479,11 @@ impl<'a> General<'a> {
             .filter(|tp| !assigned.contains(*tp))
             .cloned()
             .collect();
-        self.sorted = self.current.iter().map(|(m, p)| (p.len(), m.clone())).collect();
+        self.sorted = self
+            .current
+            .iter()
+            .map(|(m, p)| (p.len(), m.clone()))
+            .collect();
         self.balance(unassigned);
         self.current
     }
@@ -468,11 +499,17 @@ impl<'a> General<'a> {
     }
 
     fn max_assignment_size(&self, member: &str) -> usize {
-        let topics = self.consumer_topics.get(member).map_or(&[][..], Vec::as_slice);
+        let topics = self
+            .consumer_topics
+            .get(member)
+            .map_or(&[][..], Vec::as_slice);
         if topics.len() == self.partitions_per_topic.len() {
             self.total
         } else {
-            topics.iter().map(|t| self.partitions_per_topic[t] as usize).sum()
+            topics
+                .iter()
+                .map(|t| self.partitions_per_topic[t] as usize)
+                .sum()
         }
     }
 
@@ -491,7 +528,11 @@ impl<'a> General<'a> {
     fn balance(&mut self, mut unassigned: Vec<TopicPartition>) {
         let initializing = self.sorted.last().is_none_or(|(n, _)| *n == 0);
         for tp in &unassigned {
-            if self.topic_consumers.get(&tp.topic).is_none_or(Vec::is_empty) {
+            if self
+                .topic_consumers
+                .get(&tp.topic)
+                .is_none_or(Vec::is_empty)
+            {
                 continue;
             }
             let target = self
@@ -509,7 +550,9 @@ impl<'a> General<'a> {
             .topic_consumers
             .iter()
             .filter(|(_, c)| c.len() < 2)
-            .flat_map(|(t, _)| (0..self.partitions_per_topic[t]).map(move |p| TopicPartition::new(t.clone(), p)))
+            .flat_map(|(t, _)| {
+                (0..self.partitions_per_topic[t]).map(move |p| TopicPartition::new(t.clone(), p))
+            })
             .collect();
         self.sorted_partitions.retain(|tp| !fixed.contains(tp));
         unassigned.retain(|tp| !fixed.contains(tp));
@@ -535,7 +578,11 @@ impl<'a> General<'a> {
         if !initializing && performed && score(&self.current) >= score(&before) {
             self.current = before;
             self.partition_consumer = before_owners;
-            self.sorted = self.current.iter().map(|(m, p)| (p.len(), m.clone())).collect();
+            self.sorted = self
+                .current
+                .iter()
+                .map(|(m, p)| (p.len(), m.clone()))
+                .collect();
         }
         for (member, parts) in fixed_assignments {
             self.sorted.insert((parts.len(), member.clone()));
@@ -549,9 +596,11 @@ impl<'a> General<'a> {
             return true;
         }
         self.current.get(member).is_some_and(|parts| {
-            parts
-                .iter()
-                .any(|tp| self.topic_consumers.get(&tp.topic).is_some_and(|c| c.len() >= 2))
+            parts.iter().any(|tp| {
+                self.topic_consumers
+                    .get(&tp.topic)
+                    .is_some_and(|c| c.len() >= 2)
+            })
         })
     }
 
@@ -598,7 +647,11 @@ impl<'a> General<'a> {
                 if self.is_balanced() {
                     break;
                 }
-                if self.topic_consumers.get(&tp.topic).is_none_or(|c| c.len() <= 1) {
+                if self
+                    .topic_consumers
+                    .get(&tp.topic)
+                    .is_none_or(|c| c.len() <= 1)
+                {
                     continue;
                 }
                 let Some(consumer) = self.partition_consumer.get(tp).cloned() else {
@@ -619,10 +672,9 @@ impl<'a> General<'a> {
                     }
                 }
                 let others = self.topic_consumers[&tp.topic].clone();
-                if others
-                    .iter()
-                    .any(|o| self.current.contains_key(o) && self.size(&consumer) > self.size(o) + 1)
-                {
+                if others.iter().any(|o| {
+                    self.current.contains_key(o) && self.size(&consumer) > self.size(o) + 1
+                }) {
                     let target = self
                         .sorted
                         .iter()
@@ -714,7 +766,11 @@ mod tests {
                 revoked.extend(owned.iter().filter(|p| !assigned.contains(p)).cloned());
                 added.extend(assigned.iter().filter(|p| !owned.contains(p)).cloned());
             }
-            assert!(added.is_disjoint(&revoked), "assigned while still owned: {:?}", added.intersection(&revoked).collect::<Vec<_>>());
+            assert!(
+                added.is_disjoint(&revoked),
+                "assigned while still owned: {:?}",
+                added.intersection(&revoked).collect::<Vec<_>>()
+            );
             if revoked.is_empty() {
                 check_valid_and_balanced(t, &m, &a);
                 return a;
@@ -729,11 +785,18 @@ mod tests {
         panic!("no stable assignment after 4 rebalances: {a:?}");
     }
 
-    fn check_valid_and_balanced(t: &BTreeMap<String, i32>, m: &BTreeMap<String, Subscription>, a: &Assignment) {
+    fn check_valid_and_balanced(
+        t: &BTreeMap<String, i32>,
+        m: &BTreeMap<String, Subscription>,
+        a: &Assignment,
+    ) {
         let mut seen = HashSet::new();
         for (member, parts) in a {
             for p in parts {
-                assert!(m[member].topics.contains(&p.topic), "{member} got {p} without subscribing");
+                assert!(
+                    m[member].topics.contains(&p.topic),
+                    "{member} got {p} without subscribing"
+                );
                 assert!(seen.insert(p.clone()), "{p} assigned twice");
             }
         }
@@ -772,10 +835,19 @@ mod tests {
     #[test]
     fn two_consumers_two_topics_six_partitions() {
         let t = topics(&[("topic1", 3), ("topic2", 3)]);
-        let m = members(vec![("consumer1", subscription(&["topic1", "topic2"])), ("consumer2", subscription(&["topic1", "topic2"]))]);
+        let m = members(vec![
+            ("consumer1", subscription(&["topic1", "topic2"])),
+            ("consumer2", subscription(&["topic1", "topic2"])),
+        ]);
         let a = assign(&t, &m);
-        assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic1", 2), tp("topic2", 1)]);
-        assert_eq!(a["consumer2"], [tp("topic1", 1), tp("topic2", 0), tp("topic2", 2)]);
+        assert_eq!(
+            a["consumer1"],
+            [tp("topic1", 0), tp("topic1", 2), tp("topic2", 1)]
+        );
+        assert_eq!(
+            a["consumer2"],
+            [tp("topic1", 1), tp("topic2", 0), tp("topic2", 2)]
+        );
         assert!(fully_balanced(&settle(&t, m, a)));
     }
 
@@ -799,11 +871,20 @@ mod tests {
         let t = topics(&[("topic1", 2), ("topic2", 3)]);
         let both = ["topic1", "topic2"];
         let m = members(vec![
-            ("consumer1", owning(&both, &[tp("topic1", 0), tp("topic2", 1)], GENERATION)),
-            ("consumer2", owning(&both, &[tp("topic1", 1), tp("topic2", 2)], GENERATION)),
+            (
+                "consumer1",
+                owning(&both, &[tp("topic1", 0), tp("topic2", 1)], GENERATION),
+            ),
+            (
+                "consumer2",
+                owning(&both, &[tp("topic1", 1), tp("topic2", 2)], GENERATION),
+            ),
         ]);
         let a = assign(&t, &m);
-        assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic2", 1), tp("topic2", 0)]);
+        assert_eq!(
+            a["consumer1"],
+            [tp("topic1", 0), tp("topic2", 1), tp("topic2", 0)]
+        );
         assert_eq!(a["consumer2"], [tp("topic1", 1), tp("topic2", 2)]);
         assert!(fully_balanced(&settle(&t, m, a)));
     }
@@ -816,16 +897,29 @@ mod tests {
         let t = topics(&[("topic1", 2), ("topic2", 2)]);
         let both = ["topic1", "topic2"];
         let m = members(vec![
-            ("consumer1", owning(&both, &[tp("topic1", 0), tp("topic2", 0)], GENERATION)),
-            ("consumer2", owning(&both, &[tp("topic1", 1), tp("topic2", 1)], GENERATION)),
+            (
+                "consumer1",
+                owning(&both, &[tp("topic1", 0), tp("topic2", 0)], GENERATION),
+            ),
+            (
+                "consumer2",
+                owning(&both, &[tp("topic1", 1), tp("topic2", 1)], GENERATION),
+            ),
             ("consumer3", owning(&both, &[], GENERATION)),
         ]);
         let (_, transferring) = assign_sticky(&t, &m).unwrap();
-        assert_eq!(transferring.unwrap(), HashMap::from([(tp("topic2", 1), "consumer3".to_string())]));
+        assert_eq!(
+            transferring.unwrap(),
+            HashMap::from([(tp("topic2", 1), "consumer3".to_string())])
+        );
         let a = assign(&t, &m);
         assert_eq!(a["consumer1"], [tp("topic1", 0), tp("topic2", 0)]);
         assert_eq!(a["consumer2"], [tp("topic1", 1)]);
-        assert_eq!(a["consumer3"], [], "topic2-1 waits for consumer2 to revoke it");
+        assert_eq!(
+            a["consumer3"],
+            [],
+            "topic2-1 waits for consumer2 to revoke it"
+        );
         let a = settle(&t, m, a);
         assert_eq!(a["consumer3"], [tp("topic2", 1)]);
         assert!(fully_balanced(&a));
@@ -854,33 +948,65 @@ mod tests {
         let t = topics(&[("topic", 3)]);
         let m = members(vec![("consumer1", subscription(&["topic"]))]);
         let a = assign(&t, &m);
-        assert_eq!(a["consumer1"], [tp("topic", 0), tp("topic", 1), tp("topic", 2)]);
+        assert_eq!(
+            a["consumer1"],
+            [tp("topic", 0), tp("topic", 1), tp("topic", 2)]
+        );
 
         let m = members(vec![
             ("consumer1", owning(&["topic"], &a["consumer1"], GENERATION)),
             ("consumer2", owning(&["topic"], &[], GENERATION)),
         ]);
         let (_, transferring) = assign_sticky(&t, &m).unwrap();
-        assert_eq!(transferring.unwrap(), HashMap::from([(tp("topic", 2), "consumer2".to_string())]));
-        let a = settle(&t, m, assign(&t, &members(vec![
-            ("consumer1", owning(&["topic"], &[tp("topic", 0), tp("topic", 1), tp("topic", 2)], GENERATION)),
-            ("consumer2", owning(&["topic"], &[], GENERATION)),
-        ])));
+        assert_eq!(
+            transferring.unwrap(),
+            HashMap::from([(tp("topic", 2), "consumer2".to_string())])
+        );
+        let a = settle(
+            &t,
+            m,
+            assign(
+                &t,
+                &members(vec![
+                    (
+                        "consumer1",
+                        owning(
+                            &["topic"],
+                            &[tp("topic", 0), tp("topic", 1), tp("topic", 2)],
+                            GENERATION,
+                        ),
+                    ),
+                    ("consumer2", owning(&["topic"], &[], GENERATION)),
+                ]),
+            ),
+        );
         assert_eq!(a["consumer1"], [tp("topic", 0), tp("topic", 1)]);
         assert_eq!(a["consumer2"], [tp("topic", 2)]);
 
         // consumer1 leaves: consumer2 gets everything, nothing to revoke.
-        let m = members(vec![("consumer2", owning(&["topic"], &a["consumer2"], GENERATION))]);
+        let m = members(vec![(
+            "consumer2",
+            owning(&["topic"], &a["consumer2"], GENERATION),
+        )]);
         let a = assign(&t, &m);
-        assert_eq!(sorted(a["consumer2"].clone()), [tp("topic", 0), tp("topic", 1), tp("topic", 2)]);
+        assert_eq!(
+            sorted(a["consumer2"].clone()),
+            [tp("topic", 0), tp("topic", 1), tp("topic", 2)]
+        );
     }
 
     #[test]
     fn all_consumers_reach_expected_quota() {
         let t = topics(&[("topic", 4)]);
         let m = members(vec![
-            ("consumer1", owning(&["topic"], &[tp("topic", 0), tp("topic", 1)], GENERATION)),
-            ("consumer2", owning(&["topic"], &[tp("topic", 2)], GENERATION)),
+            (
+                "consumer1",
+                owning(&["topic"], &[tp("topic", 0), tp("topic", 1)], GENERATION),
+            ),
+            (
+                "consumer2",
+                owning(&["topic"], &[tp("topic", 2)], GENERATION),
+            ),
             ("consumer3", owning(&["topic"], &[], GENERATION)),
         ]);
         let a = assign(&t, &m);
@@ -901,7 +1027,10 @@ mod tests {
             ]);
             let a = assign(&t, &m);
             assert_eq!(sorted(a["consumer1"].clone()), sorted(owned.to_vec()));
-            assert_eq!(sorted(a["consumer2"].clone()), [tp("topic", 1), tp("topic2", 0), tp("topic2", 2)]);
+            assert_eq!(
+                sorted(a["consumer2"].clone()),
+                [tp("topic", 1), tp("topic2", 0), tp("topic2", 2)]
+            );
         }
     }
 
@@ -910,16 +1039,28 @@ mod tests {
         // testAllConsumersHaveOwnedPartitionInvalidatedWhenClaimedByMultipleConsumersInSameGeneration...
         let t = topics(&[("topic", 3)]);
         let m = members(vec![
-            ("consumer1", owning(&["topic"], &[tp("topic", 0), tp("topic", 1)], GENERATION)),
-            ("consumer2", owning(&["topic"], &[tp("topic", 0), tp("topic", 2)], GENERATION)),
+            (
+                "consumer1",
+                owning(&["topic"], &[tp("topic", 0), tp("topic", 1)], GENERATION),
+            ),
+            (
+                "consumer2",
+                owning(&["topic"], &[tp("topic", 0), tp("topic", 2)], GENERATION),
+            ),
             ("consumer3", owning(&["topic"], &[], GENERATION)),
         ]);
         let (_, transferring) = assign_sticky(&t, &m).unwrap();
-        assert_eq!(transferring.unwrap(), HashMap::from([(tp("topic", 0), "consumer3".to_string())]));
+        assert_eq!(
+            transferring.unwrap(),
+            HashMap::from([(tp("topic", 0), "consumer3".to_string())])
+        );
         let a = assign(&t, &m);
         assert_eq!(a["consumer1"], [tp("topic", 1)]);
         assert_eq!(a["consumer2"], [tp("topic", 2)]);
-        assert!(a["consumer3"].is_empty(), "topic-0 must be revoked by both first");
+        assert!(
+            a["consumer3"].is_empty(),
+            "topic-0 must be revoked by both first"
+        );
 
         let t = topics(&[("topic", 4)]);
         let a = assign(&t, &m);
@@ -933,14 +1074,40 @@ mod tests {
         let t = topics(&[("topic", 3), ("topic2", 3), ("topic3", 3)]);
         let all = ["topic", "topic2", "topic3"];
         let m = members(vec![
-            ("consumer1", owning(&all, &[tp("topic", 0), tp("topic2", 0), tp("topic3", 0)], 10)),
-            ("consumer2", owning(&all, &[tp("topic", 1), tp("topic2", 1), tp("topic3", 1)], 9)),
-            ("consumer3", owning(&all, &[tp("topic2", 1), tp("topic3", 0), tp("topic3", 2)], 8)),
+            (
+                "consumer1",
+                owning(
+                    &all,
+                    &[tp("topic", 0), tp("topic2", 0), tp("topic3", 0)],
+                    10,
+                ),
+            ),
+            (
+                "consumer2",
+                owning(&all, &[tp("topic", 1), tp("topic2", 1), tp("topic3", 1)], 9),
+            ),
+            (
+                "consumer3",
+                owning(
+                    &all,
+                    &[tp("topic2", 1), tp("topic3", 0), tp("topic3", 2)],
+                    8,
+                ),
+            ),
         ]);
         let a = assign(&t, &m);
-        assert_eq!(sorted(a["consumer1"].clone()), [tp("topic", 0), tp("topic2", 0), tp("topic3", 0)]);
-        assert_eq!(sorted(a["consumer2"].clone()), [tp("topic", 1), tp("topic2", 1), tp("topic3", 1)]);
-        assert_eq!(sorted(a["consumer3"].clone()), [tp("topic", 2), tp("topic2", 2), tp("topic3", 2)]);
+        assert_eq!(
+            sorted(a["consumer1"].clone()),
+            [tp("topic", 0), tp("topic2", 0), tp("topic3", 0)]
+        );
+        assert_eq!(
+            sorted(a["consumer2"].clone()),
+            [tp("topic", 1), tp("topic2", 1), tp("topic3", 1)]
+        );
+        assert_eq!(
+            sorted(a["consumer3"].clone()),
+            [tp("topic", 2), tp("topic2", 2), tp("topic3", 2)]
+        );
     }
 
     #[test]
@@ -972,11 +1139,20 @@ mod tests {
             ..subscription(&["t"])
         };
         assert_eq!(member_data(&s).generation, Some(5));
-        let s = Subscription { generation_id: NO_GENERATION, ..s };
+        let s = Subscription {
+            generation_id: NO_GENERATION,
+            ..s
+        };
         assert_eq!(member_data(&s).generation, Some(4));
-        let s = Subscription { user_data: Some(Bytes::from_static(&[1])), ..s };
+        let s = Subscription {
+            user_data: Some(Bytes::from_static(&[1])),
+            ..s
+        };
         assert_eq!(member_data(&s).generation, Some(NO_GENERATION));
-        let s = Subscription { user_data: None, ..s };
+        let s = Subscription {
+            user_data: None,
+            ..s
+        };
         assert_eq!(member_data(&s).generation, None);
     }
 
@@ -985,8 +1161,14 @@ mod tests {
         // testUniformSubscriptionTransferOwnershipListIsRight without racks: nothing moves.
         let t = topics(&[("topic1", 4)]);
         let m = members(vec![
-            ("c0", owning(&["topic1"], &[tp("topic1", 0), tp("topic1", 1)], GENERATION)),
-            ("c1", owning(&["topic1"], &[tp("topic1", 2), tp("topic1", 3)], GENERATION)),
+            (
+                "c0",
+                owning(&["topic1"], &[tp("topic1", 0), tp("topic1", 1)], GENERATION),
+            ),
+            (
+                "c1",
+                owning(&["topic1"], &[tp("topic1", 2), tp("topic1", 3)], GENERATION),
+            ),
         ]);
         let (_, transferring) = assign_sticky(&t, &m).unwrap();
         assert!(transferring.unwrap().is_empty());
@@ -995,12 +1177,18 @@ mod tests {
     #[test]
     fn eight_partitions_two_members_then_one_leaves() {
         let t = topics(&[("t", 8)]);
-        let m = members(vec![("a", owning(&["t"], &[], NO_GENERATION)), ("b", owning(&["t"], &[], NO_GENERATION))]);
+        let m = members(vec![
+            ("a", owning(&["t"], &[], NO_GENERATION)),
+            ("b", owning(&["t"], &[], NO_GENERATION)),
+        ]);
         let a = assign(&t, &m);
         assert_eq!((a["a"].len(), a["b"].len()), (4, 4));
         let m = members(vec![("b", owning(&["t"], &a["b"], 2))]);
         let a2 = assign(&t, &m);
-        assert_eq!(sorted(a2["b"].clone()), (0..8).map(|p| tp("t", p)).collect::<Vec<_>>());
+        assert_eq!(
+            sorted(a2["b"].clone()),
+            (0..8).map(|p| tp("t", p)).collect::<Vec<_>>()
+        );
         // A third member joins: two partitions move, each only after a revocation.
         let m = members(vec![
             ("a", owning(&["t"], &[], NO_GENERATION)),
@@ -1020,13 +1208,24 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let names: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
-        let t: BTreeMap<String, i32> = names.iter().map(|n| (n.clone(), rng.gen_range(1..6))).collect();
+        let t: BTreeMap<String, i32> = names
+            .iter()
+            .map(|n| (n.clone(), rng.gen_range(1..6)))
+            .collect();
         let mut owned: Assignment = BTreeMap::new();
         for round in 0..20 {
             let mut m = BTreeMap::new();
             for c in 0..rng.gen_range(1..6) {
-                let subscribed: Vec<&str> = names.iter().filter(|_| rng.gen_bool(0.5)).map(String::as_str).collect();
-                let subscribed = if subscribed.is_empty() { vec!["t0"] } else { subscribed };
+                let subscribed: Vec<&str> = names
+                    .iter()
+                    .filter(|_| rng.gen_bool(0.5))
+                    .map(String::as_str)
+                    .collect();
+                let subscribed = if subscribed.is_empty() {
+                    vec!["t0"]
+                } else {
+                    subscribed
+                };
                 let member = format!("c{c}");
                 let mine = owned.get(&member).cloned().unwrap_or_default();
                 m.insert(member, owning(&subscribed, &mine, round));
@@ -1041,9 +1240,15 @@ mod tests {
         let mut mv = Movements::default();
         mv.moved(&tp("t", 0), "a", "b");
         // Moving a t-partition from b to a: move t-0 back instead of another.
-        assert_eq!(mv.actual_partition_to_move(&tp("t", 5), "b", "a"), tp("t", 0));
+        assert_eq!(
+            mv.actual_partition_to_move(&tp("t", 5), "b", "a"),
+            tp("t", 0)
+        );
         mv.moved(&tp("t", 0), "b", "a");
         assert!(mv.of_partition.is_empty(), "a move back cancels the record");
-        assert_eq!(mv.actual_partition_to_move(&tp("t", 5), "b", "a"), tp("t", 5));
+        assert_eq!(
+            mv.actual_partition_to_move(&tp("t", 5), "b", "a"),
+            tp("t", 5)
+        );
     }
 }

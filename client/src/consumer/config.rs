@@ -224,10 +224,27 @@ mod tests {
         let c = ConsumerConfig::default();
         assert_eq!(c.auto_offset_reset, OffsetReset::Latest);
         assert!(c.enable_auto_commit);
-        assert_eq!((c.session_timeout_ms, c.heartbeat_interval_ms, c.max_poll_interval_ms), (45_000, 3000, 300_000));
-        assert_eq!(c.partition_assignment_strategy, [Assignor::Range, Assignor::CooperativeSticky]);
+        assert_eq!(
+            (
+                c.session_timeout_ms,
+                c.heartbeat_interval_ms,
+                c.max_poll_interval_ms
+            ),
+            (45_000, 3000, 300_000)
+        );
+        assert_eq!(
+            c.partition_assignment_strategy,
+            [Assignor::Range, Assignor::CooperativeSticky]
+        );
         assert_eq!((c.fetch_min_bytes, c.fetch_max_wait_ms), (1, 500));
-        assert_eq!((c.fetch_max_bytes, c.max_partition_fetch_bytes, c.max_poll_records), (52_428_800, 1_048_576, 500));
+        assert_eq!(
+            (
+                c.fetch_max_bytes,
+                c.max_partition_fetch_bytes,
+                c.max_poll_records
+            ),
+            (52_428_800, 1_048_576, 500)
+        );
         c.validate().unwrap();
         assert!(!c.auto_commit(), "no auto-commit without a group");
         assert!(c.with_group("g").auto_commit());
@@ -235,13 +252,31 @@ mod tests {
 
     #[test]
     fn inconsistent_settings_are_refused() {
-        let c = ConsumerConfig { heartbeat_interval_ms: 50_000, ..Default::default() };
-        assert!(matches!(c.validate(), Err(Error::Config { key: "heartbeat.interval.ms", .. })));
-        let c = ConsumerConfig { partition_assignment_strategy: vec![], ..Default::default() };
+        let c = ConsumerConfig {
+            heartbeat_interval_ms: 50_000,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(Error::Config {
+                key: "heartbeat.interval.ms",
+                ..
+            })
+        ));
+        let c = ConsumerConfig {
+            partition_assignment_strategy: vec![],
+            ..Default::default()
+        };
         assert!(c.validate().is_err());
-        let c = ConsumerConfig { group_id: Some(String::new()), ..Default::default() };
+        let c = ConsumerConfig {
+            group_id: Some(String::new()),
+            ..Default::default()
+        };
         assert!(c.validate().is_err());
-        assert_eq!(OffsetReset::parse("earliest").unwrap(), OffsetReset::Earliest);
+        assert_eq!(
+            OffsetReset::parse("earliest").unwrap(),
+            OffsetReset::Earliest
+        );
         assert!(OffsetReset::parse("smallest").is_err());
     }
 }

@@ -66,7 +66,10 @@ pub(crate) struct Parsed {
 }
 
 /// A fetch of `partitions` (each from its offset), as configured.
-pub(crate) fn fetch_request(config: &ConsumerConfig, partitions: &[(TopicPartition, i64)]) -> FetchRequest {
+pub(crate) fn fetch_request(
+    config: &ConsumerConfig,
+    partitions: &[(TopicPartition, i64)],
+) -> FetchRequest {
     let mut topics: Vec<FetchTopic> = Vec::new();
     for (tp, offset) in partitions {
         let p = FetchPartition::default()
@@ -106,7 +109,11 @@ pub(crate) enum Outcome {
 }
 
 /// Reads one partition of a Fetch response fetched from `fetch_offset`.
-pub(crate) fn parse_partition(tp: &TopicPartition, fetch_offset: i64, data: PartitionData) -> Outcome {
+pub(crate) fn parse_partition(
+    tp: &TopicPartition,
+    fetch_offset: i64,
+    data: PartitionData,
+) -> Outcome {
     let code = ErrorCode(data.error_code);
     if code == ErrorCode::OFFSET_OUT_OF_RANGE {
         return Outcome::OutOfRange;
@@ -134,7 +141,11 @@ pub(crate) fn parse_partition(tp: &TopicPartition, fetch_offset: i64, data: Part
 }
 
 /// The records at or after `fetch_offset` in `bytes` (concatenated batches).
-pub(crate) fn parse_records(tp: &TopicPartition, fetch_offset: i64, bytes: Bytes) -> Result<Parsed, Error> {
+pub(crate) fn parse_records(
+    tp: &TopicPartition,
+    fetch_offset: i64,
+    bytes: Bytes,
+) -> Result<Parsed, Error> {
     let mut parsed = Parsed {
         next_fetch_offset: fetch_offset,
         ..Parsed::default()
@@ -158,7 +169,8 @@ pub(crate) fn parse_records(tp: &TopicPartition, fetch_offset: i64, bytes: Bytes
             Ok(records) => records,
             Err(e) => return corrupt(tp, parsed, e),
         };
-        let leader_epoch = (header.partition_leader_epoch >= 0).then_some(header.partition_leader_epoch);
+        let leader_epoch =
+            (header.partition_leader_epoch >= 0).then_some(header.partition_leader_epoch);
         let (timestamp_type, append_time) = if header.is_log_append_time() {
             (TimestampType::LogAppendTime, Some(header.max_timestamp))
         } else {
@@ -216,7 +228,12 @@ mod tests {
     fn batch(base_offset: i64, values: &[&str], compression: Compression) -> Vec<u8> {
         let mut b = BatchBuilder::new(compression);
         for (i, v) in values.iter().enumerate() {
-            b.append(1000 + i as i64, Some(b"k"), Some(v.as_bytes()), &[(b"h", Some(b"1"))]);
+            b.append(
+                1000 + i as i64,
+                Some(b"k"),
+                Some(v.as_bytes()),
+                &[(b"h", Some(b"1"))],
+            );
         }
         let mut bytes = b.build().unwrap().to_vec();
         stamp(&mut bytes, base_offset, 0);
@@ -226,7 +243,12 @@ mod tests {
     fn values(p: &Parsed) -> Vec<(i64, String)> {
         p.records
             .iter()
-            .map(|r| (r.offset, String::from_utf8_lossy(r.value.as_deref().unwrap()).into_owned()))
+            .map(|r| {
+                (
+                    r.offset,
+                    String::from_utf8_lossy(r.value.as_deref().unwrap()).into_owned(),
+                )
+            })
             .collect()
     }
 
@@ -238,10 +260,21 @@ mod tests {
         let third = batch(15, &["f"], Compression::None);
         bytes.extend(&third[..third.len() - 3]);
         let parsed = parse_records(&tp, 11, Bytes::from(bytes)).unwrap();
-        assert_eq!(values(&parsed), [(11, "b".into()), (12, "c".into()), (13, "d".into()), (14, "e".into())]);
+        assert_eq!(
+            values(&parsed),
+            [
+                (11, "b".into()),
+                (12, "c".into()),
+                (13, "d".into()),
+                (14, "e".into())
+            ]
+        );
         assert_eq!(parsed.next_fetch_offset, 15);
         let r = &parsed.records[0];
-        assert_eq!((r.timestamp_ms, r.timestamp_type), (1001, TimestampType::CreateTime));
+        assert_eq!(
+            (r.timestamp_ms, r.timestamp_type),
+            (1001, TimestampType::CreateTime)
+        );
         assert_eq!(r.headers, [Header::new("h", Some(&b"1"[..]))]);
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(r.leader_epoch, Some(0));
@@ -261,22 +294,33 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 0xff;
         let err = parse_records(&tp, 0, Bytes::from(bad.clone())).unwrap_err();
-        assert!(matches!(err, Error::CorruptBatch { partition: 3, .. }), "{err}");
+        assert!(
+            matches!(err, Error::CorruptBatch { partition: 3, .. }),
+            "{err}"
+        );
         let mut bytes = batch(0, &["x"], Compression::None);
         let mut second = bad;
         stamp(&mut second, 1, 0);
         bytes.extend(second);
         let parsed = parse_records(&tp, 0, Bytes::from(bytes)).unwrap();
         assert_eq!(values(&parsed), [(0, "x".into())]);
-        assert_eq!(parsed.next_fetch_offset, 1, "the next fetch reports the corrupt batch");
+        assert_eq!(
+            parsed.next_fetch_offset, 1,
+            "the next fetch reports the corrupt batch"
+        );
     }
 
     #[test]
     fn every_codec_reads_back() {
         let tp = TopicPartition::new("t", 0);
         for codec in Compression::ALL {
-            let parsed = parse_records(&tp, 0, Bytes::from(batch(0, &["one", "two"], codec))).unwrap();
-            assert_eq!(values(&parsed), [(0, "one".into()), (1, "two".into())], "{codec:?}");
+            let parsed =
+                parse_records(&tp, 0, Bytes::from(batch(0, &["one", "two"], codec))).unwrap();
+            assert_eq!(
+                values(&parsed),
+                [(0, "one".into()), (1, "two".into())],
+                "{codec:?}"
+            );
         }
     }
 
@@ -284,11 +328,29 @@ mod tests {
     fn errors_map_to_outcomes() {
         let tp = TopicPartition::new("t", 0);
         let data = |code| PartitionData::default().with_error_code(code);
-        assert!(matches!(parse_partition(&tp, 0, data(1)), Outcome::OutOfRange));
-        assert!(matches!(parse_partition(&tp, 0, data(6)), Outcome::Retry(ErrorCode::NOT_LEADER_OR_FOLLOWER)));
-        assert!(matches!(parse_partition(&tp, 0, data(3)), Outcome::Retry(_)));
-        assert!(matches!(parse_partition(&tp, 0, data(29)), Outcome::Fail(Error::Kafka(_))));
-        match parse_partition(&tp, 0, data(0).with_high_watermark(9).with_records(Some(Bytes::new()))) {
+        assert!(matches!(
+            parse_partition(&tp, 0, data(1)),
+            Outcome::OutOfRange
+        ));
+        assert!(matches!(
+            parse_partition(&tp, 0, data(6)),
+            Outcome::Retry(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+        ));
+        assert!(matches!(
+            parse_partition(&tp, 0, data(3)),
+            Outcome::Retry(_)
+        ));
+        assert!(matches!(
+            parse_partition(&tp, 0, data(29)),
+            Outcome::Fail(Error::Kafka(_))
+        ));
+        match parse_partition(
+            &tp,
+            0,
+            data(0)
+                .with_high_watermark(9)
+                .with_records(Some(Bytes::new())),
+        ) {
             Outcome::Records { high_watermark, .. } => assert_eq!(high_watermark, 9),
             other => panic!("{other:?}"),
         }

@@ -115,7 +115,12 @@ impl Group {
 
     /// The rebalance protocol the configured assignors allow.
     pub(crate) fn protocol(&self) -> Protocol {
-        if self.settings.assignors.iter().all(|a| a.supports_cooperative()) {
+        if self
+            .settings
+            .assignors
+            .iter()
+            .all(|a| a.supports_cooperative())
+        {
             Protocol::Cooperative
         } else {
             Protocol::Eager
@@ -266,14 +271,22 @@ impl Group {
             state.member_id = response.member_id.to_string();
             state.generation = response.generation_id;
         }
-        let protocol = response.protocol_name.as_ref().map(|p| p.to_string()).unwrap_or_default();
+        let protocol = response
+            .protocol_name
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         let assignor = self
             .settings
             .assignors
             .iter()
             .copied()
             .find(|a| a.name() == protocol)
-            .ok_or_else(|| Error::Assignment(format!("the coordinator chose unknown protocol {protocol:?}")))?;
+            .ok_or_else(|| {
+                Error::Assignment(format!(
+                    "the coordinator chose unknown protocol {protocol:?}"
+                ))
+            })?;
         let leader = response.leader == response.member_id;
         let assignments = if leader {
             match self.assign(assignor, &response).await {
@@ -344,7 +357,10 @@ impl Group {
             subscription.group_instance_id = m.group_instance_id.as_ref().map(|i| i.to_string());
             members.insert(m.member_id.to_string(), subscription);
         }
-        let topics: BTreeSet<String> = members.values().flat_map(|s| s.topics.iter().cloned()).collect();
+        let topics: BTreeSet<String> = members
+            .values()
+            .flat_map(|s| s.topics.iter().cloned())
+            .collect();
         self.cluster.track_topics(topics.iter().map(String::as_str));
         let metadata = self.cluster.refresh_metadata().await?;
         let partitions: BTreeMap<String, i32> = topics
@@ -379,7 +395,12 @@ impl Group {
     }
 
     /// What a JoinGroup or SyncGroup error code means for the next round.
-    fn join_error(&mut self, api: ApiKey, code: ErrorCode, member_id: Option<&StrBytes>) -> Result<Option<Joined>> {
+    fn join_error(
+        &mut self,
+        api: ApiKey,
+        code: ErrorCode,
+        member_id: Option<&StrBytes>,
+    ) -> Result<Option<Joined>> {
         tracing::debug!(group = %self.settings.group_id, ?api, %code, "rebalance round failed");
         let mut state = lock(&self.state);
         state.rejoin_needed = true;
@@ -403,7 +424,9 @@ impl Group {
                 self.coordinator_dead();
                 Ok(None)
             }
-            code => Err(Error::Kafka(KafkaError::new(api, code).group(self.settings.group_id.clone()))),
+            code => Err(Error::Kafka(
+                KafkaError::new(api, code).group(self.settings.group_id.clone()),
+            )),
         }
     }
 
@@ -445,7 +468,15 @@ impl Group {
         let Some(conn) = self.coordinator.clone() else {
             return;
         };
-        if let Err(e) = send_leave(&self.cluster, &conn, &self.settings.group_id, &member_id, "the consumer is closing").await {
+        if let Err(e) = send_leave(
+            &self.cluster,
+            &conn,
+            &self.settings.group_id,
+            &member_id,
+            "the consumer is closing",
+        )
+        .await
+        {
             tracing::debug!(group = %self.settings.group_id, error = %e, "LeaveGroup failed");
         }
     }
@@ -465,20 +496,33 @@ fn millis(d: Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
 }
 
-async fn send_leave(cluster: &Cluster, conn: &Connection, group: &str, member_id: &str, reason: &'static str) -> Result<()> {
+async fn send_leave(
+    cluster: &Cluster,
+    conn: &Connection,
+    group: &str,
+    member_id: &str,
+    reason: &'static str,
+) -> Result<()> {
     let response = cluster
         .send(conn, Duration::ZERO, |version| {
             let request = LeaveGroupRequest::default().with_group_id(group_id(group));
             if version >= 3 {
-                let member = MemberIdentity::default().with_member_id(StrBytes::from_string(member_id.to_owned()));
-                let member = if version >= 5 { member.with_reason(Some(StrBytes::from_static_str(reason))) } else { member };
+                let member = MemberIdentity::default()
+                    .with_member_id(StrBytes::from_string(member_id.to_owned()));
+                let member = if version >= 5 {
+                    member.with_reason(Some(StrBytes::from_static_str(reason)))
+                } else {
+                    member
+                };
                 request.with_members(vec![member])
             } else {
                 request.with_member_id(StrBytes::from_string(member_id.to_owned()))
             }
         })
         .await?;
-    crate::error::check(response.error_code, |code| KafkaError::new(ApiKey::LeaveGroup, code).group(group))
+    crate::error::check(response.error_code, |code| {
+        KafkaError::new(ApiKey::LeaveGroup, code).group(group)
+    })
 }
 
 /// Heartbeats every `heartbeat.interval.ms` until the coordinator asks for a rejoin, the
@@ -505,7 +549,14 @@ async fn heartbeat_loop(
         };
         if last_poll.elapsed() > settings.max_poll_interval {
             tracing::warn!(group = %settings.group_id, "poll not called within max.poll.interval.ms: leaving the group");
-            let _ = send_leave(&cluster, &conn, &settings.group_id, &member_id, "consumer poll timeout has expired").await;
+            let _ = send_leave(
+                &cluster,
+                &conn,
+                &settings.group_id,
+                &member_id,
+                "consumer poll timeout has expired",
+            )
+            .await;
             let mut s = lock(&state);
             s.member_id.clear();
             s.generation = NO_GENERATION;
@@ -547,9 +598,13 @@ async fn heartbeat_loop(
                 s.generation = NO_GENERATION;
                 s.rejoin_needed = true;
             }
-            ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => s.coordinator_unknown = true,
+            ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
+                s.coordinator_unknown = true
+            }
             code => {
-                s.fatal = Some(Error::Kafka(KafkaError::new(ApiKey::Heartbeat, code).group(settings.group_id.clone())));
+                s.fatal = Some(Error::Kafka(
+                    KafkaError::new(ApiKey::Heartbeat, code).group(settings.group_id.clone()),
+                ));
             }
         }
         tracing::debug!(group = %settings.group_id, %code, "heartbeat answered");

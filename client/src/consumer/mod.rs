@@ -43,7 +43,10 @@ pub use fetcher::{ConsumerRecord, TimestampType, MAX_DECOMPRESSED_BATCH_BYTES};
 use crate::cluster::Cluster;
 use crate::conn::{ApiRequest, Connection};
 use crate::error::{Error, ErrorCode, Result};
-use crate::offsets::{self, commit_request, commit_result, fetch_committed, Committer, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::offsets::{
+    self, commit_request, commit_result, fetch_committed, Committer, EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+};
 use crate::types::{OffsetAndMetadata, TopicPartition};
 use fetcher::{fetch_request, parse_partition, Outcome};
 use group::{Group, GroupSettings, Protocol};
@@ -142,7 +145,8 @@ impl Consumer {
                 cluster.clone(),
             )
         });
-        let next_auto_commit = Instant::now() + Duration::from_millis(config.auto_commit_interval_ms);
+        let next_auto_commit =
+            Instant::now() + Duration::from_millis(config.auto_commit_interval_ms);
         Ok(Consumer {
             config: Arc::new(config),
             cluster,
@@ -187,7 +191,9 @@ impl Consumer {
         }
         let topics: BTreeSet<String> = topics.into_iter().map(Into::into).collect();
         if topics.is_empty() {
-            return Err(Error::IllegalState("subscribe needs at least one topic".to_owned()));
+            return Err(Error::IllegalState(
+                "subscribe needs at least one topic".to_owned(),
+            ));
         }
         if self.mode != Mode::Subscribed(topics.clone()) {
             group.request_rejoin();
@@ -213,9 +219,14 @@ impl Consumer {
             self.partitions.entry(tp.clone()).or_default();
         }
         self.buffered.retain(|b| wanted.contains(&b.tp));
-        self.cluster.set_tracked_topics(wanted.iter().map(|tp| tp.topic.clone()));
+        self.cluster
+            .set_tracked_topics(wanted.iter().map(|tp| tp.topic.clone()));
         self.cluster.request_metadata_refresh();
-        self.mode = if wanted.is_empty() { Mode::None } else { Mode::Assigned };
+        self.mode = if wanted.is_empty() {
+            Mode::None
+        } else {
+            Mode::Assigned
+        };
         Ok(())
     }
 
@@ -253,7 +264,9 @@ impl Consumer {
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
         if self.mode == Mode::None {
-            return Err(Error::IllegalState("poll needs a subscription or an assignment".to_owned()));
+            return Err(Error::IllegalState(
+                "poll needs a subscription or an assignment".to_owned(),
+            ));
         }
         let deadline = Instant::now() + timeout;
         if let Some(group) = &self.group {
@@ -319,7 +332,10 @@ impl Consumer {
                 return Err(e);
             }
             if !group.needs_join() && group.leader_metadata_changed(&topics) {
-                tracing::info!(group = group.group_id(), "subscribed topics changed: rejoining");
+                tracing::info!(
+                    group = group.group_id(),
+                    "subscribed topics changed: rejoining"
+                );
                 group.request_rejoin();
             }
             if !group.needs_join() {
@@ -348,7 +364,11 @@ impl Consumer {
             if Instant::now() >= deadline {
                 return Ok(false);
             }
-            tokio::time::sleep(self.retry_backoff().min(deadline.saturating_duration_since(Instant::now()))).await;
+            tokio::time::sleep(
+                self.retry_backoff()
+                    .min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
         }
     }
 
@@ -391,7 +411,12 @@ impl Consumer {
                 group.request_rejoin();
             }
         }
-        tracing::debug!(generation = joined.generation, assigned = self.partitions.len(), revoked = revoked.len(), "assignment applied");
+        tracing::debug!(
+            generation = joined.generation,
+            assigned = self.partitions.len(),
+            revoked = revoked.len(),
+            "assignment applied"
+        );
     }
 
     /// Gives every assigned partition without a position one: the committed offset, else
@@ -451,7 +476,13 @@ impl Consumer {
         if wanted.is_empty() {
             return Ok(());
         }
-        let listed = match offsets::list_offsets(&self.cluster, &wanted, self.config.isolation_level.value()).await {
+        let listed = match offsets::list_offsets(
+            &self.cluster,
+            &wanted,
+            self.config.isolation_level.value(),
+        )
+        .await
+        {
             Ok(listed) => listed,
             Err(e) if e.is_retriable() => return Ok(()),
             Err(e) => return Err(e),
@@ -484,9 +515,13 @@ impl Consumer {
             return Ok(partitions.iter().map(|tp| (tp.clone(), None)).collect());
         };
         let conn = group.coordinator().await?;
-        let result = fetch_committed(&self.cluster, &conn, group.group_id(), Some(partitions)).await;
+        let result =
+            fetch_committed(&self.cluster, &conn, group.group_id(), Some(partitions)).await;
         if let Err(e) = &result {
-            if e.is_retriable() && (matches!(e, Error::Network { .. } | Error::RequestTimeout { .. }) || e.code().is_some_and(ErrorCode::is_coordinator_error)) {
+            if e.is_retriable()
+                && (matches!(e, Error::Network { .. } | Error::RequestTimeout { .. })
+                    || e.code().is_some_and(ErrorCode::is_coordinator_error))
+            {
                 group.coordinator_dead();
             }
         }
@@ -550,7 +585,10 @@ impl Consumer {
                 continue;
             };
             if self.fetching_nodes.contains(&leader.node_id)
-                || self.node_backoff.get(&leader.node_id).is_some_and(|&until| until > now)
+                || self
+                    .node_backoff
+                    .get(&leader.node_id)
+                    .is_some_and(|&until| until > now)
             {
                 continue;
             }
@@ -565,7 +603,8 @@ impl Consumer {
         }
         for (node, (address, partitions)) in by_node {
             self.fetching_nodes.insert(node);
-            self.fetching.extend(partitions.iter().map(|(tp, _)| tp.clone()));
+            self.fetching
+                .extend(partitions.iter().map(|(tp, _)| tp.clone()));
             let cluster = self.cluster.clone();
             let config = self.config.clone();
             self.fetches.spawn(async move {
@@ -589,7 +628,8 @@ impl Consumer {
             Err(e) if e.is_retriable() => {
                 tracing::debug!(node = done.node, error = %e, "fetch failed");
                 self.cluster.request_metadata_refresh();
-                self.node_backoff.insert(done.node, Instant::now() + self.retry_backoff());
+                self.node_backoff
+                    .insert(done.node, Instant::now() + self.retry_backoff());
                 return;
             }
             Err(e) => {
@@ -605,7 +645,10 @@ impl Consumer {
                 continue;
             }
             match outcome {
-                Outcome::Records { parsed, high_watermark } => {
+                Outcome::Records {
+                    parsed,
+                    high_watermark,
+                } => {
                     state.high_watermark = Some(high_watermark);
                     if parsed.records.is_empty() {
                         if let Some(p) = &mut state.position {
@@ -637,7 +680,8 @@ impl Consumer {
                 Outcome::Retry(code) => {
                     tracing::debug!(%tp, %code, "fetch will be retried");
                     self.cluster.request_metadata_refresh();
-                    self.node_backoff.insert(done.node, Instant::now() + self.retry_backoff());
+                    self.node_backoff
+                        .insert(done.node, Instant::now() + self.retry_backoff());
                 }
                 Outcome::Fail(e) => self.pending_error = Some(e),
             }
@@ -722,7 +766,9 @@ impl Consumer {
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
         self.check_open()?;
         if self.group.is_none() {
-            return Err(Error::IllegalState("committed offsets need a group.id".to_owned()));
+            return Err(Error::IllegalState(
+                "committed offsets need a group.id".to_owned(),
+            ));
         }
         let timeout = Duration::from_millis(self.config.default_api_timeout_ms);
         let deadline = Instant::now() + timeout;
@@ -781,7 +827,10 @@ impl Consumer {
     /// errors within `default.api.timeout.ms`. A commit refused because the group rebalanced
     /// (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) fails; the next `poll`
     /// rejoins.
-    pub async fn commit_offsets_sync(&mut self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> Result<()> {
+    pub async fn commit_offsets_sync(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
         self.check_open()?;
         let committer = self.committer()?;
         if offsets.is_empty() {
@@ -801,7 +850,14 @@ impl Consumer {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     let code = e.code();
-                    if matches!(code, Some(ErrorCode::REBALANCE_IN_PROGRESS | ErrorCode::ILLEGAL_GENERATION | ErrorCode::UNKNOWN_MEMBER_ID)) {
+                    if matches!(
+                        code,
+                        Some(
+                            ErrorCode::REBALANCE_IN_PROGRESS
+                                | ErrorCode::ILLEGAL_GENERATION
+                                | ErrorCode::UNKNOWN_MEMBER_ID
+                        )
+                    ) {
                         group.request_rejoin();
                         return Err(e);
                     }
@@ -825,7 +881,10 @@ impl Consumer {
     }
 
     /// Commits `offsets` without waiting; see [`Consumer::commit_async`].
-    pub fn commit_offsets_async(&mut self, offsets: BTreeMap<TopicPartition, OffsetAndMetadata>) -> CommitFuture {
+    pub fn commit_offsets_async(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> CommitFuture {
         let (tx, rx) = oneshot::channel();
         let committer = match self.check_open().and_then(|()| self.committer()) {
             Ok(c) => c,
@@ -841,7 +900,8 @@ impl Consumer {
         let cluster = self.cluster.clone();
         let group_id = committer.group.clone();
         // Queue at once on a known coordinator connection, so commits keep their order.
-        let ready: Option<Arc<Connection>> = self.group.as_ref().and_then(|g| g.ready_coordinator());
+        let ready: Option<Arc<Connection>> =
+            self.group.as_ref().and_then(|g| g.ready_coordinator());
         let queued = ready.and_then(|conn| {
             let version = conn.version(ApiKey::OffsetCommit).ok()?;
             let request: OffsetCommitRequest = commit_request(&committer, &offsets, version);
@@ -860,12 +920,14 @@ impl Consumer {
                     }),
                     Err(e) => Err(e),
                 },
-                None => async {
-                    let coordinator = offsets::find_coordinator(&cluster, &group_id).await?;
-                    let conn = cluster.connection(&coordinator.address()).await?;
-                    offsets::commit(&cluster, &conn, &committer, &offsets).await
+                None => {
+                    async {
+                        let coordinator = offsets::find_coordinator(&cluster, &group_id).await?;
+                        let conn = cluster.connection(&coordinator.address()).await?;
+                        offsets::commit(&cluster, &conn, &committer, &offsets).await
+                    }
+                    .await
                 }
-                .await,
             };
             if let Err(e) = &result {
                 tracing::debug!(group = %group_id, error = %e, "asynchronous commit failed");
@@ -879,7 +941,8 @@ impl Consumer {
         if !self.config.auto_commit() || Instant::now() < self.next_auto_commit {
             return;
         }
-        self.next_auto_commit = Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
+        self.next_auto_commit =
+            Instant::now() + Duration::from_millis(self.config.auto_commit_interval_ms);
         let stable = match (&self.mode, &self.group) {
             (Mode::Subscribed(_), Some(group)) => !group.needs_join(),
             (Mode::Assigned, Some(_)) => true,
@@ -943,8 +1006,11 @@ async fn fetch(
     let response = cluster
         .send(&conn, max_wait, |_| fetch_request(config, partitions))
         .await?;
-    crate::error::check(response.error_code, |code| crate::error::KafkaError::new(ApiKey::Fetch, code))?;
-    let offsets: HashMap<&TopicPartition, i64> = partitions.iter().map(|(tp, o)| (tp, *o)).collect();
+    crate::error::check(response.error_code, |code| {
+        crate::error::KafkaError::new(ApiKey::Fetch, code)
+    })?;
+    let offsets: HashMap<&TopicPartition, i64> =
+        partitions.iter().map(|(tp, o)| (tp, *o)).collect();
     let mut out = Vec::with_capacity(partitions.len());
     for topic in response.responses {
         let name = topic.topic.0.to_string();

@@ -76,7 +76,11 @@ impl ProducerBatch {
     }
 
     /// Encodes the batch, stamping `producer` (id, epoch, base sequence) if given.
-    pub fn build(&mut self, compression: Compression, producer: Option<(i64, i16, i32)>) -> Result<()> {
+    pub fn build(
+        &mut self,
+        compression: Compression,
+        producer: Option<(i64, i16, i32)>,
+    ) -> Result<()> {
         let mut builder = BatchBuilder::new(compression);
         if let Some((id, epoch, sequence)) = producer {
             builder = builder.producer(id, epoch, sequence);
@@ -87,7 +91,12 @@ impl ProducerBatch {
                 .iter()
                 .map(|h| (h.key.as_bytes(), h.value.as_deref()))
                 .collect();
-            builder.append(r.timestamp_ms, r.key.as_deref(), r.value.as_deref(), &headers);
+            builder.append(
+                r.timestamp_ms,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                &headers,
+            );
         }
         let bytes = builder.build().map_err(Error::BatchBuild)?;
         let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
@@ -104,7 +113,11 @@ impl ProducerBatch {
     /// is unknown: acks=0, or a duplicate the broker no longer has metadata for).
     pub fn complete(self, base_offset: i64, log_append_time_ms: i64) {
         for (i, r) in self.records.into_iter().enumerate() {
-            let offset = if base_offset < 0 { -1 } else { base_offset + i as i64 };
+            let offset = if base_offset < 0 {
+                -1
+            } else {
+                base_offset + i as i64
+            };
             let timestamp_ms = if log_append_time_ms >= 0 {
                 log_append_time_ms
             } else {
@@ -226,7 +239,10 @@ impl Accumulator {
     pub fn requeue(&mut self, mut batch: ProducerBatch) {
         batch.closed = true;
         let queue = self.queues.entry(batch.tp.clone()).or_default();
-        let at = queue.iter().position(|b| b.id > batch.id).unwrap_or(queue.len());
+        let at = queue
+            .iter()
+            .position(|b| b.id > batch.id)
+            .unwrap_or(queue.len());
         queue.insert(at, batch);
     }
 
@@ -310,7 +326,10 @@ mod tests {
         let (r, _rx2) = record(&[0; 5000]);
         assert!(acc.append(tp.clone(), r, 5026, permit(&memory, 5026), 1000));
         assert_eq!(acc.queues[&tp].len(), 2);
-        assert!(acc.queues[&tp][1].closed, "an oversized batch is full at once");
+        assert!(
+            acc.queues[&tp][1].closed,
+            "an oversized batch is full at once"
+        );
     }
 
     #[test]
@@ -341,7 +360,13 @@ mod tests {
         for _ in 0..9 {
             let p = acc.choose_partition("t", 8, &available, None, 400, 1000);
             let (r, _rx) = record(&[0; 374]);
-            acc.append(TopicPartition::new("t", p), r, 400, permit(&memory, 400), 1000);
+            acc.append(
+                TopicPartition::new("t", p),
+                r,
+                400,
+                permit(&memory, 400),
+                1000,
+            );
             chosen.push(p);
         }
         // 61 + 3 * 400 > 1000: two records per batch, then the topic moves on.
@@ -372,7 +397,10 @@ mod tests {
         let built = batch.built.as_ref().unwrap();
         let parsed = fastdata_log::batch::RecordBatch::validate(built.bytes.clone()).unwrap();
         let h = parsed.header();
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (42, 3, 17));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (42, 3, 17)
+        );
         assert_eq!(h.records_count, 3);
         assert_eq!(parsed.compression(), Compression::Lz4);
         let values: Vec<_> = parsed

@@ -36,7 +36,10 @@ impl Acks {
             "0" => Ok(Acks::None),
             "1" => Ok(Acks::Leader),
             "all" | "-1" => Ok(Acks::All),
-            other => Err(Error::config("acks", format!("{other:?} is not 0, 1 or all"))),
+            other => Err(Error::config(
+                "acks",
+                format!("{other:?} is not 0, 1 or all"),
+            )),
         }
     }
 }
@@ -221,30 +224,64 @@ mod tests {
         assert_eq!((c.linger_ms, c.batch_size), (5, 16_384));
         assert!(c.enable_idempotence);
         assert_eq!(c.max_in_flight_requests_per_connection, 5);
-        assert_eq!((c.delivery_timeout_ms, c.request_timeout_ms), (120_000, 30_000));
-        assert_eq!((c.buffer_memory, c.max_request_size), (33_554_432, 1_048_576));
+        assert_eq!(
+            (c.delivery_timeout_ms, c.request_timeout_ms),
+            (120_000, 30_000)
+        );
+        assert_eq!(
+            (c.buffer_memory, c.max_request_size),
+            (33_554_432, 1_048_576)
+        );
         c.validate().unwrap();
     }
 
     #[test]
     fn idempotence_needs_acks_all_retries_and_few_in_flight() {
         let bad = [
-            ProducerConfig { acks: Acks::Leader, ..Default::default() },
-            ProducerConfig { retries: 0, ..Default::default() },
-            ProducerConfig { max_in_flight_requests_per_connection: 6, ..Default::default() },
+            ProducerConfig {
+                acks: Acks::Leader,
+                ..Default::default()
+            },
+            ProducerConfig {
+                retries: 0,
+                ..Default::default()
+            },
+            ProducerConfig {
+                max_in_flight_requests_per_connection: 6,
+                ..Default::default()
+            },
         ];
         for c in bad {
-            assert!(matches!(c.validate(), Err(Error::Config { key: "enable.idempotence", .. })));
+            assert!(matches!(
+                c.validate(),
+                Err(Error::Config {
+                    key: "enable.idempotence",
+                    ..
+                })
+            ));
         }
-        ProducerConfig { acks: Acks::None, enable_idempotence: false, ..Default::default() }
-            .validate()
-            .unwrap();
+        ProducerConfig {
+            acks: Acks::None,
+            enable_idempotence: false,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]
     fn delivery_timeout_covers_linger_and_request_timeout() {
-        let c = ProducerConfig { delivery_timeout_ms: 1000, ..Default::default() };
-        assert!(matches!(c.validate(), Err(Error::Config { key: "delivery.timeout.ms", .. })));
+        let c = ProducerConfig {
+            delivery_timeout_ms: 1000,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(Error::Config {
+                key: "delivery.timeout.ms",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -12,6 +12,8 @@
 mod accumulator;
 mod config;
 mod sender;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -161,7 +163,11 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         self.check_open()?;
         let config = &self.shared.config;
-        let size = record_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
+        let size = record_size(
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &record.headers,
+        );
         if size + BATCH_OVERHEAD > config.max_request_size {
             return Err(Error::RecordTooLarge {
                 size,
@@ -179,10 +185,12 @@ impl Producer {
                     .await?
             }
         };
-        let topic = metadata.topic(&record.topic).ok_or_else(|| Error::Timeout {
-            operation: format!("waiting for metadata of topic {}", record.topic),
-            timeout_ms: config.max_block_ms,
-        })?;
+        let topic = metadata
+            .topic(&record.topic)
+            .ok_or_else(|| Error::Timeout {
+                operation: format!("waiting for metadata of topic {}", record.topic),
+                timeout_ms: config.max_block_ms,
+            })?;
         let partitions = topic.partition_count();
         if let Some(p) = record.partition {
             if !(0..partitions).contains(&p) {
@@ -222,7 +230,13 @@ impl Producer {
                 reply,
             };
             let tp = TopicPartition::new(record.topic, partition);
-            acc.append(tp, pending, size, memory, config.batch_size.min(config.max_request_size))
+            acc.append(
+                tp,
+                pending,
+                size,
+                memory,
+                config.batch_size.min(config.max_request_size),
+            )
         };
         if wake {
             self.shared.wake.notify_one();
@@ -257,7 +271,9 @@ impl Producer {
                 self.0.waiting_for_memory.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        self.shared.waiting_for_memory.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .waiting_for_memory
+            .fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.shared);
         self.shared.wake.notify_one();
         match tokio::time::timeout_at(

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fastdata_protocol::kafka::ResponseBody;
 use fastdata_protocol::kafka_protocol::messages::produce_request::{
     PartitionProduceData, TopicProduceData,
 };
@@ -34,7 +35,6 @@ use fastdata_protocol::kafka_protocol::messages::{
     ApiKey, InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId, TopicName,
 };
 use fastdata_protocol::kafka_protocol::protocol::StrBytes;
-use fastdata_protocol::kafka::ResponseBody;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -67,6 +67,13 @@ struct Done {
     node: i32,
     batches: Vec<ProducerBatch>,
     result: Result<Option<ResponseBody>>,
+}
+
+/// The batches of one Produce request to one leader.
+struct NodeRequest {
+    node: i32,
+    address: String,
+    batches: Vec<ProducerBatch>,
 }
 
 /// A partition's sequence numbers under the current epoch.
@@ -175,7 +182,8 @@ impl Sender {
             }
         }
         let mut acc = lock(&self.shared.accumulator);
-        let queued: Vec<ProducerBatch> = acc.queues.values_mut().flat_map(|q| q.drain(..)).collect();
+        let queued: Vec<ProducerBatch> =
+            acc.queues.values_mut().flat_map(|q| q.drain(..)).collect();
         for batch in queued {
             acc.finished(batch.id);
             batch.fail(|| Error::Closed);
@@ -223,7 +231,8 @@ impl Sender {
         tracing::error!(%reason, "producer failed fatally");
         let mut acc = lock(&self.shared.accumulator);
         acc.fatal = Some(reason.clone());
-        let queued: Vec<ProducerBatch> = acc.queues.values_mut().flat_map(|q| q.drain(..)).collect();
+        let queued: Vec<ProducerBatch> =
+            acc.queues.values_mut().flat_map(|q| q.drain(..)).collect();
         for batch in queued {
             acc.finished(batch.id);
             batch.fail(|| Error::Fatal(reason.clone()));
@@ -247,8 +256,8 @@ impl Sender {
                 return next_wake;
             }
             let mut sent_any = false;
-            for (node, address, batches) in requests {
-                sent_any |= self.send_request(node, &address, batches);
+            for r in requests {
+                sent_any |= self.send_request(r.node, &r.address, r.batches);
             }
             if !sent_any {
                 return next_wake;
@@ -304,8 +313,7 @@ impl Sender {
 
     /// Takes at most one ready batch per partition, grouped by leader, for one request per
     /// leader; encodes them. Returns the requests and when to look again.
-    #[allow(clippy::type_complexity)]
-    fn collect(&mut self, now: Instant) -> (Vec<(i32, String, Vec<ProducerBatch>)>, Option<Instant>) {
+    fn collect(&mut self, now: Instant) -> (Vec<NodeRequest>, Option<Instant>) {
         let config = &self.shared.config;
         let linger = Duration::from_millis(config.linger_ms);
         let max_in_flight = config.max_in_flight_requests_per_connection;
@@ -327,7 +335,8 @@ impl Sender {
                     next_wake = earliest(next_wake, Some(at));
                     continue;
                 }
-                let ready = all_ready || queue.len() > 1 || front.closed || now >= front.created + linger;
+                let ready =
+                    all_ready || queue.len() > 1 || front.closed || now >= front.created + linger;
                 if !ready {
                     next_wake = earliest(next_wake, Some(front.created + linger));
                     continue;
@@ -391,7 +400,11 @@ impl Sender {
                 }
             }
             if !ready.is_empty() {
-                out.push((node, address, ready));
+                out.push(NodeRequest {
+                    node,
+                    address,
+                    batches: ready,
+                });
             }
         }
         (out, next_wake)
@@ -408,10 +421,9 @@ impl Sender {
                 }
             }
             Some(idem) => {
-                let current = batch
-                    .built
-                    .as_ref()
-                    .is_some_and(|b| b.producer_id == idem.producer_id && b.producer_epoch == idem.epoch);
+                let current = batch.built.as_ref().is_some_and(|b| {
+                    b.producer_id == idem.producer_id && b.producer_epoch == idem.epoch
+                });
                 if !current {
                     let sequences = idem.sequences.entry(batch.tp.clone()).or_default();
                     let base = sequences.next;
@@ -447,7 +459,10 @@ impl Sender {
             let data = PartitionProduceData::default()
                 .with_index(batch.tp.partition)
                 .with_records(batch.built.as_ref().map(|b| b.bytes.clone()));
-            match topics.iter_mut().find(|t| t.name.0.as_str() == batch.tp.topic) {
+            match topics
+                .iter_mut()
+                .find(|t| t.name.0.as_str() == batch.tp.topic)
+            {
                 Some(topic) => topic.partition_data.push(data),
                 None => topics.push(
                     TopicProduceData::default()
@@ -562,7 +577,11 @@ impl Sender {
                         let message = p
                             .record_errors
                             .iter()
-                            .filter_map(|r| r.batch_index_error_message.as_ref().map(|m| format!("record {}: {m}", r.batch_index)))
+                            .filter_map(|r| {
+                                r.batch_index_error_message
+                                    .as_ref()
+                                    .map(|m| format!("record {}: {m}", r.batch_index))
+                            })
                             .chain(p.error_message.as_ref().map(|m| m.to_string()))
                             .collect::<Vec<_>>();
                         let error = KafkaError::new(ApiKey::Produce, code)
@@ -580,7 +599,10 @@ impl Sender {
         if let (Some(idem), Some(built)) = (&mut self.idempotence, &batch.built) {
             if built.producer_id == idem.producer_id && built.producer_epoch == idem.epoch {
                 let last = add_sequence(built.base_sequence, batch.record_count() - 1);
-                idem.sequences.entry(batch.tp.clone()).or_default().last_acked = last;
+                idem.sequences
+                    .entry(batch.tp.clone())
+                    .or_default()
+                    .last_acked = last;
             }
         }
         lock(&self.shared.accumulator).finished(batch.id);
@@ -608,15 +630,20 @@ impl Sender {
             }
         }
         let idempotent_retry = self.idempotence.is_some()
-            && matches!(code, Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID));
+            && matches!(
+                code,
+                Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID)
+            );
         let retriable = match code {
             Some(code) => code.is_retriable() || idempotent_retry,
             None => failure.error().is_retriable(),
         };
-        let within_timeout = now < batch.created + Duration::from_millis(config.delivery_timeout_ms);
+        let within_timeout =
+            now < batch.created + Duration::from_millis(config.delivery_timeout_ms);
         if retriable && batch.attempts < config.retries && within_timeout {
             if let (Some(idem), Some(built)) = (&mut self.idempotence, &batch.built) {
-                let current = built.producer_id == idem.producer_id && built.producer_epoch == idem.epoch;
+                let current =
+                    built.producer_id == idem.producer_id && built.producer_epoch == idem.epoch;
                 let sequences = idem.sequences.get(&batch.tp).copied().unwrap_or_default();
                 let is_next = built.base_sequence == add_sequence(sequences.last_acked, 1);
                 match code {
@@ -696,7 +723,9 @@ async fn init_producer_id(
                     }
                 })
                 .await?;
-            check(response.error_code, |code| KafkaError::new(ApiKey::InitProducerId, code))?;
+            check(response.error_code, |code| {
+                KafkaError::new(ApiKey::InitProducerId, code)
+            })?;
             Ok::<_, Error>((response.producer_id.0, response.producer_epoch))
         };
         match attempt.await {
@@ -707,7 +736,10 @@ async fn init_producer_id(
             }
             Err(e)
                 if current.is_some()
-                    && matches!(e.code(), Some(ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED)) =>
+                    && matches!(
+                        e.code(),
+                        Some(ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED)
+                    ) =>
             {
                 // The broker will not bump this epoch: start over with a new producer id.
                 current = None;
