@@ -2,14 +2,21 @@
 //!
 //! A thin command line over the workspace's libraries. Each subcommand lives in its own module
 //! and is one variant of [`Command`]; `main` parses, dispatches and turns the outcome into an
-//! exit status, nothing more. Subcommands grow issue by issue (`node`, `cql`, `cluster`,
-//! `framework`, `bench` are to come, see DESIGN.md).
+//! exit status, nothing more: `dev` and `broker` serve, `topic`, `produce`, `consume` and
+//! `group` are clients (on `fastdata-client`) in the manner of Kafka's console tools.
+//! Subcommands grow issue by issue (`node`, `cql`, `cluster`, `framework`, `bench` are to come,
+//! see DESIGN.md).
 //!
 //! Exit statuses: 0 on success, 1 on an error (printed with its causes), 2 on a usage error
 //! (clap's convention).
 
 mod broker;
+mod client_args;
+mod consume;
 mod dev;
+mod group;
+mod produce;
+mod topic;
 
 use std::process::ExitCode;
 
@@ -35,6 +42,14 @@ enum Command {
     Dev(dev::DevArgs),
     /// Run a broker (Kafka protocol) until SIGTERM.
     Broker(broker::BrokerArgs),
+    /// Create, list, describe, alter and delete topics.
+    Topic(topic::TopicArgs),
+    /// Write records: lines of stdin, or generated ones with a throughput summary.
+    Produce(produce::ProduceArgs),
+    /// Print records, optionally as a member of a consumer group.
+    Consume(consume::ConsumeArgs),
+    /// List and describe consumer groups (members, offsets, lag).
+    Group(group::GroupArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +57,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Dev(args) => dev::run(args),
         Command::Broker(args) => broker::run(args),
+        Command::Topic(args) => topic::run(args),
+        Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
+        Command::Group(args) => group::run(args),
     };
     match outcome {
         Ok(code) => code,
