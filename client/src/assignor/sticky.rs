@@ -459,7 +459,10 @@ impl<'a> General<'a> {
                 .get(&member)
                 .cloned()
                 .unwrap_or_default();
-            let parts = std::mem::take(self.current.get_mut(&member).expect("member listed"));
+            let Some(list) = self.current.get_mut(&member) else {
+                continue;
+            };
+            let parts = std::mem::take(list);
             let mut kept = Vec::with_capacity(parts.len());
             for tp in parts {
                 if !self.topic_consumers.contains_key(&tp.topic) {

@@ -87,6 +87,9 @@ pub(crate) struct Group {
     heartbeat: Option<JoinHandle<()>>,
     /// Partition counts the last assignment (as leader) was computed from.
     leader_snapshot: Option<BTreeMap<String, i32>>,
+    /// The last round failed in a way that calls for another at once (MEMBER_ID_REQUIRED,
+    /// REBALANCE_IN_PROGRESS), not after a backoff.
+    retry_now: bool,
 }
 
 impl Group {
@@ -106,6 +109,7 @@ impl Group {
             wake: Arc::new(Notify::new()),
             heartbeat: None,
             leader_snapshot: None,
+            retry_now: false,
         }
     }
 
@@ -146,6 +150,11 @@ impl Group {
     pub(crate) fn needs_join(&self) -> bool {
         let state = lock(&self.state);
         state.rejoin_needed || state.generation < 0
+    }
+
+    /// Whether the last rebalance round asked to be repeated at once.
+    pub(crate) fn retry_now(&self) -> bool {
+        self.retry_now
     }
 
     /// Asks for a rejoin at the next `poll`.
@@ -215,6 +224,7 @@ impl Group {
         owned: &[TopicPartition],
     ) -> Result<Option<Joined>> {
         self.stop_heartbeat();
+        self.retry_now = false;
         let conn = match self.coordinator().await {
             Ok(conn) => conn,
             Err(e) if e.is_retriable() => return Ok(None),
@@ -402,6 +412,10 @@ impl Group {
         member_id: Option<&StrBytes>,
     ) -> Result<Option<Joined>> {
         tracing::debug!(group = %self.settings.group_id, ?api, %code, "rebalance round failed");
+        self.retry_now = matches!(
+            code,
+            ErrorCode::MEMBER_ID_REQUIRED | ErrorCode::REBALANCE_IN_PROGRESS
+        );
         let mut state = lock(&self.state);
         state.rejoin_needed = true;
         match code {

@@ -360,6 +360,9 @@ impl Consumer {
                     self.complete_rebalance(joined);
                     continue;
                 }
+                if group.retry_now() {
+                    continue;
+                }
             }
             if Instant::now() >= deadline {
                 return Ok(false);
