@@ -72,7 +72,6 @@ pub struct BrokerBuilder {
     config: Vec<(String, String)>,
     name: String,
     program: Option<OsString>,
-    start_timeout: Duration,
 }
 
 impl BrokerBuilder {
@@ -106,12 +105,6 @@ impl BrokerBuilder {
         self
     }
 
-    /// Bounds the start and every restart (default [`BROKER_START_TIMEOUT`]).
-    pub fn start_timeout(mut self, timeout: Duration) -> Self {
-        self.start_timeout = timeout;
-        self
-    }
-
     /// Starts the broker and waits until it is ready (see the [module docs](self)).
     pub fn start(self) -> Result<Broker> {
         let flags = config_flags(&self.config)?;
@@ -125,7 +118,6 @@ impl BrokerBuilder {
             dir: self.dir,
             name: self.name,
             host: self.host,
-            start_timeout: self.start_timeout,
             process: None,
             kafka_addr: None,
             admin_addr: None,
@@ -142,7 +134,6 @@ pub struct Broker {
     dir: PathBuf,
     name: String,
     host: String,
-    start_timeout: Duration,
     process: Option<Process>,
     kafka_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
@@ -158,7 +149,6 @@ impl Broker {
             config: Vec::new(),
             name: "broker".to_owned(),
             program: None,
-            start_timeout: BROKER_START_TIMEOUT,
         }
     }
 
@@ -273,7 +263,7 @@ impl Broker {
     /// lines and for `/ready`.
     fn spawn_and_wait(&mut self, ports: Option<(SocketAddr, SocketAddr)>) -> Result<()> {
         let attempts = if ports.is_some() { RESTART_ATTEMPTS } else { 1 };
-        let deadline = Instant::now() + self.start_timeout;
+        let deadline = Instant::now() + BROKER_START_TIMEOUT;
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -49,7 +49,8 @@ pub const CLIENT_DEBUG_ENV: &str = "FASTDATA_CLIENT_DEBUG";
 /// The command that installs every client.
 pub const SETUP_COMMAND: &str = "bash scripts/setup.sh --test";
 
-/// How long one client run may take by default (see [`Clients::timeout`]).
+/// How long one client run may take: producers' delivery timeout, consumers' wait for their
+/// records (a run still going 20 s later is killed).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a client run may take beyond its own timeout (start-up, closing) before it is killed.
@@ -333,7 +334,6 @@ pub enum MemberEvent {
 pub struct Clients {
     bootstrap: String,
     log_dir: PathBuf,
-    timeout: Duration,
 }
 
 impl Clients {
@@ -343,15 +343,7 @@ impl Clients {
         Clients {
             bootstrap: bootstrap.into(),
             log_dir: log_dir.as_ref().to_owned(),
-            timeout: CLIENT_TIMEOUT,
         }
-    }
-
-    /// Bounds each run (default [`CLIENT_TIMEOUT`]): producers' delivery timeout, consumers'
-    /// wait for their records.
-    pub fn timeout(mut self, timeout: Duration) -> Clients {
-        self.timeout = timeout;
-        self
     }
 
     /// The bootstrap address the clients use.
@@ -386,14 +378,14 @@ impl Clients {
                     &mut args,
                     ["-X", "enable.idempotence=true", "-X", "acks=all"],
                 );
-                let timeout_ms = self.timeout.as_millis().to_string();
+                let timeout_ms = CLIENT_TIMEOUT.as_millis().to_string();
                 push(
                     &mut args,
                     ["-X", &format!("message.timeout.ms={timeout_ms}")],
                 );
                 push(
                     &mut args,
-                    ["-m", &self.timeout.as_secs().max(1).to_string()],
+                    ["-m", &CLIENT_TIMEOUT.as_secs().max(1).to_string()],
                 );
                 if let Some(first) = records.first() {
                     for (name, value) in &first.headers {
@@ -420,7 +412,7 @@ impl Clients {
                 );
                 push(
                     &mut args,
-                    ["--timeout-s", &self.timeout.as_secs_f64().to_string()],
+                    ["--timeout-s", &CLIENT_TIMEOUT.as_secs_f64().to_string()],
                 );
                 args.push("--input".into());
                 args.push(input.into_os_string());
@@ -493,7 +485,7 @@ impl Clients {
                 push(&mut args, ["--max", &max_text]);
                 push(
                     &mut args,
-                    ["--timeout-s", &self.timeout.as_secs_f64().to_string()],
+                    ["--timeout-s", &CLIENT_TIMEOUT.as_secs_f64().to_string()],
                 );
                 if let Some(group) = group {
                     push(&mut args, ["--group", group]);
@@ -576,7 +568,7 @@ impl Clients {
             .args(args)
             .name(name)
             .spawn(&self.log_dir)?;
-        let bound = self.timeout + CLIENT_EXIT_MARGIN;
+        let bound = CLIENT_TIMEOUT + CLIENT_EXIT_MARGIN;
         let status = match process.wait_with_timeout(bound) {
             Ok(status) => status,
             Err(_) => {
@@ -646,8 +638,8 @@ impl RunOutput {
     }
 }
 
-/// The tails of a client's logs, for assertion messages.
-pub fn output_tails(stdout_log: &Path, stderr_log: &Path) -> String {
+/// The tails of a client's logs, for error messages.
+fn output_tails(stdout_log: &Path, stderr_log: &Path) -> String {
     let mut out = String::new();
     for path in [stdout_log, stderr_log] {
         let text = fs::read(path)
@@ -883,11 +875,6 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
-    /// The client it runs.
-    pub fn client(&self) -> KafkaClient {
-        self.client
-    }
-
     /// Reads the lines it printed since the last call into events; fails on a malformed event.
     pub fn poll(&mut self) -> Result<()> {
         for line in self.process.drain_lines() {
