@@ -1,28 +1,6 @@
 //! A `fastdata broker` process for tests: started on loopback with any free ports, ready when
-//! [`BrokerBuilder::start`] returns, and restartable on the same data and the same ports.
-//!
-//! ```no_run
-//! use fastdata_tests::{Broker, DataDir};
-//!
-//! let dir = DataDir::new("example").unwrap();
-//! let mut broker = Broker::builder(&dir)
-//!     .host("127.0.0.7")
-//!     .config("group.initial.rebalance.delay.ms", "0")
-//!     .start()
-//!     .unwrap();
-//! println!("bootstrap {}", broker.bootstrap()); // "127.0.0.7:40123"
-//! broker.kill().unwrap(); // SIGKILL: a crash
-//! broker.restart().unwrap(); // same data dir, same ports
-//! broker.terminate().unwrap(); // SIGTERM: a clean shutdown, exit status 0
-//! ```
-//!
-//! The broker runs as `fastdata broker --listeners HOST:0 --admin-listener HOST:0 --data-dir
-//! <dir>/data [--KEY VALUE ...]` (after a restart with the ports it had). Start-up is over when it
-//! has printed `kafka listening on H:P` and `admin listening on H:P` on stdout (which carry the
-//! actual ports) and `GET /ready` on the admin port answers 200; both waits are bounded. Its
-//! stdout and stderr go to `<dir>/<name>.stdout.log` and `<dir>/<name>.stderr.log` (name
-//! `broker` by default), which a restart appends to. Dropping a [`Broker`] SIGKILLs it; in a
-//! panicking test, the tails of its logs are printed first (see [`Process`]).
+//! [`BrokerBuilder::start`] returns, and restartable on the same data and the same ports (see
+//! [`Broker`]); and [`http_get`], the small HTTP/1.0 client that asks its admin port.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -64,7 +42,7 @@ const ERROR_TAIL_LINES: usize = 20;
 const KAFKA_LINE: &str = "kafka listening on ";
 const ADMIN_LINE: &str = "admin listening on ";
 
-/// Builds and starts a [`Broker`]; see the [module docs](self).
+/// Builds and starts a [`Broker`].
 #[derive(Debug, Clone)]
 pub struct BrokerBuilder {
     dir: PathBuf,
@@ -105,7 +83,7 @@ impl BrokerBuilder {
         self
     }
 
-    /// Starts the broker and waits until it is ready (see the [module docs](self)).
+    /// Starts the broker and waits until it is ready (see [`Broker`]).
     pub fn start(self) -> Result<Broker> {
         let flags = config_flags(&self.config)?;
         let program = match &self.program {
@@ -127,7 +105,31 @@ impl BrokerBuilder {
     }
 }
 
-/// A running (or stopped) `fastdata broker` process; see the [module docs](self).
+/// A running (or stopped) `fastdata broker` process.
+///
+/// ```no_run
+/// use fastdata_tests::{Broker, DataDir};
+///
+/// let dir = DataDir::new("example").unwrap();
+/// let mut broker = Broker::builder(&dir)
+///     .host("127.0.0.7")
+///     .config("group.initial.rebalance.delay.ms", "0")
+///     .start()
+///     .unwrap();
+/// println!("bootstrap {}", broker.bootstrap()); // "127.0.0.7:40123"
+/// broker.kill().unwrap(); // SIGKILL: a crash
+/// broker.restart().unwrap(); // same data dir, same ports
+/// broker.terminate().unwrap(); // SIGTERM: a clean shutdown, exit status 0
+/// ```
+///
+/// It runs as `fastdata broker --listeners HOST:0 --admin-listener HOST:0 --data-dir DIR/data`
+/// plus a `--KEY VALUE` flag per config key (after a restart, with the ports it had). Start-up
+/// is over when it has printed `kafka listening on H:P` and `admin listening on H:P` on stdout
+/// (they carry the actual ports) and `GET /ready` on the admin port answers 200; both waits are
+/// bounded by [`BROKER_START_TIMEOUT`]. Its stdout and stderr go to `DIR/NAME.stdout.log` and
+/// `DIR/NAME.stderr.log` (NAME is `broker` unless [`BrokerBuilder::name`] says otherwise), which a
+/// restart appends to. Dropping it SIGKILLs the process; in a panicking test, the tails of its
+/// logs are printed first (see [`Process`]).
 pub struct Broker {
     program: OsString,
     flags: Vec<String>,
