@@ -599,6 +599,53 @@ fn kafka_python_consumer_resumes_after_what_its_group_committed() {
     consumer_resumes_after_what_its_group_committed(KafkaPython);
 }
 
+/// One group of a kcat, a confluent-kafka and a kafka-python member (each naming the range
+/// assignor as Kafka does): whichever leads, the assignment it computes reaches the others
+/// through the broker, every partition has one owner and every record is read.
+#[test]
+fn one_group_mixes_kcat_confluent_kafka_and_kafka_python_members() {
+    const GROUP_PARTITIONS: i32 = 6;
+    let all: Vec<i32> = (0..GROUP_PARTITIONS).collect();
+    let dir = DataDir::new("clients-group-mixed").unwrap();
+    let broker = start_broker(&dir, GROUP_PARTITIONS);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    let produced = records(Client::Third(ConfluentKafka), "mixed", 60);
+    clients
+        .produce(ConfluentKafka, "mixed", Compression::Lz4, &produced)
+        .unwrap();
+    let mut members: Vec<GroupMember> = KafkaClient::ALL
+        .iter()
+        .map(|&client| clients.member(client, "mixed", "mixed-group").unwrap())
+        .collect();
+    let want: BTreeSet<String> = produced.iter().filter_map(|r| r.value.clone()).collect();
+    let mut refs: Vec<&mut GroupMember> = members.iter_mut().collect();
+    wait_for_members(
+        &mut refs,
+        REBALANCE_TIMEOUT,
+        "the three members split the partitions and read every record",
+        |m| {
+            let mut owned: Vec<i32> = Vec::new();
+            for member in m {
+                match member.assignment() {
+                    Some(p) if !p.is_empty() => owned.extend(p),
+                    _ => return false,
+                }
+            }
+            owned.sort_unstable();
+            let seen: BTreeSet<String> = m
+                .iter()
+                .flat_map(|member| member.records())
+                .filter_map(|c| c.record.value.clone())
+                .collect();
+            owned == all && seen.is_superset(&want)
+        },
+    )
+    .unwrap();
+    for member in refs.iter_mut() {
+        member.stop().unwrap();
+    }
+}
+
 #[test]
 fn kcat_lists_the_advertised_broker_and_the_topics() {
     let dir = DataDir::new("clients-kcat-list").unwrap();
