@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastdata_client::admin::{Admin, AdminConfig, AlterConfigOp, NewTopic};
@@ -255,42 +257,74 @@ fn record_all(seen: &mut BTreeSet<(i32, i64)>, records: &[ConsumerRecord]) {
     }
 }
 
-/// Polls both members together (a rebalance needs both) until `done` holds.
-async fn poll_pair(
-    a: &mut Consumer,
-    b: &mut Consumer,
-    seen: &mut BTreeSet<(i32, i64)>,
-    timeout: Duration,
-    done: impl Fn(&Consumer, &Consumer, &BTreeSet<(i32, i64)>) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !done(a, b, seen) {
-        assert!(
-            Instant::now() < deadline,
-            "no progress: {:?} / {:?}, {} seen",
-            a.assignment(),
-            b.assignment(),
-            seen.len()
-        );
-        let (ra, rb) = tokio::join!(
-            a.poll(Duration::from_millis(200)),
-            b.poll(Duration::from_millis(200))
-        );
-        let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        record_all(seen, &ra);
-        record_all(seen, &rb);
-        let (ca, cb) = tokio::join!(a.commit_sync(), b.commit_sync());
-        for c in [ca, cb] {
-            // A commit racing a rebalance is refused; the rebalance itself commits first.
-            if let Err(e) = c {
-                assert_eq!(e.code(), Some(ErrorCode::REBALANCE_IN_PROGRESS), "{e}");
-            }
-        }
-    }
+/// What a member task reports after each poll.
+struct Polled {
+    member: usize,
+    records: Vec<ConsumerRecord>,
+    assignment: Vec<TopicPartition>,
 }
 
-fn split_evenly(a: &Consumer, b: &Consumer) -> bool {
-    let (x, y) = (a.assignment(), b.assignment());
+/// Runs a group member in a task of its own, as an application would: poll, commit, report,
+/// until told to stop; hands the consumer back.
+fn spawn_member(
+    member: usize,
+    mut consumer: Consumer,
+    events: tokio::sync::mpsc::UnboundedSender<Polled>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Consumer> {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            let records = consumer.poll(Duration::from_millis(200)).await.unwrap();
+            if let Err(e) = consumer.commit_sync().await {
+                // A commit racing a rebalance may be refused; the rebalance commits first.
+                assert_eq!(e.code(), Some(ErrorCode::REBALANCE_IN_PROGRESS), "{e}");
+            }
+            let assignment = consumer.assignment();
+            if events
+                .send(Polled {
+                    member,
+                    records,
+                    assignment,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+        consumer
+    })
+}
+
+/// Runs two members, each in its own task, until `done` holds for their latest assignments
+/// and every record seen; then stops them and gives them back.
+async fn run_pair(
+    a: Consumer,
+    b: Consumer,
+    seen: &mut BTreeSet<(i32, i64)>,
+    timeout: Duration,
+    done: impl Fn(&[Vec<TopicPartition>; 2], &BTreeSet<(i32, i64)>) -> bool,
+) -> (Consumer, Consumer) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let ha = spawn_member(0, a, tx.clone(), stop.clone());
+    let hb = spawn_member(1, b, tx, stop.clone());
+    let mut assignments = [Vec::new(), Vec::new()];
+    let deadline = Instant::now() + timeout;
+    while !done(&assignments, seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(Some(polled)) = tokio::time::timeout(left, rx.recv()).await else {
+            panic!("no progress: {assignments:?}, {} records seen", seen.len());
+        };
+        record_all(seen, &polled.records);
+        assignments[polled.member] = polled.assignment;
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    (ha.await.unwrap(), hb.await.unwrap())
+}
+
+fn split_evenly(assignments: &[Vec<TopicPartition>; 2]) -> bool {
+    let [x, y] = assignments;
     x.len() == 4 && y.len() == 4 && x.iter().all(|tp| !y.contains(tp))
 }
 
@@ -305,12 +339,12 @@ fn group_scenario(name: &str, assignors: &[Assignor], leave: bool) {
         a.subscribe(["split"]).unwrap();
         b.subscribe(["split"]).unwrap();
         let mut seen = BTreeSet::new();
-        poll_pair(
-            &mut a,
-            &mut b,
+        let (mut a, mut b) = run_pair(
+            a,
+            b,
             &mut seen,
             Duration::from_secs(30),
-            |a, b, seen| split_evenly(a, b) && seen.len() == 400,
+            |assignments, seen| split_evenly(assignments) && seen.len() == 400,
         )
         .await;
         let b_partitions = b.assignment();

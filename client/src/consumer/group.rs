@@ -5,8 +5,10 @@
 //! The consumer drives a rebalance from `poll` ([`Group::join`], one round; the caller loops
 //! while it asks for another); a heartbeat task keeps the member alive between rebalances and
 //! records what the coordinator says into the shared [`MemberState`]: REBALANCE_IN_PROGRESS asks
-//! for a rejoin, UNKNOWN_MEMBER_ID forgets the member id and generation, ILLEGAL_GENERATION the
-//! generation, coordinator errors mark the coordinator unknown. The task also leaves the group
+//! for a rejoin (and heartbeats go on until `poll` rejoins, so a member busy with its records
+//! keeps its session, as with the Java client), UNKNOWN_MEMBER_ID forgets the member id and
+//! generation, ILLEGAL_GENERATION the generation, coordinator errors mark the coordinator
+//! unknown. The task also leaves the group
 //! when `poll` has not been called for `max.poll.interval.ms`, as the Java client's heartbeat
 //! thread does. JoinGroup answers MEMBER_ID_REQUIRED (KIP-394) with a member id to join with.
 
@@ -556,7 +558,7 @@ async fn heartbeat_loop(
         }
         let (member_id, generation, last_poll) = {
             let s = lock(&state);
-            if s.rejoin_needed || s.generation < 0 || s.coordinator_unknown {
+            if s.generation < 0 || s.coordinator_unknown {
                 return;
             }
             (s.member_id.clone(), s.generation, s.last_poll)
@@ -602,7 +604,18 @@ async fn heartbeat_loop(
         }
         match code {
             ErrorCode::NONE | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => continue,
-            ErrorCode::REBALANCE_IN_PROGRESS => s.rejoin_needed = true,
+            ErrorCode::REBALANCE_IN_PROGRESS => {
+                // Keep heartbeating until `poll` rejoins: the coordinator keeps the member for
+                // the rebalance timeout as long as its session stays alive.
+                let first = !s.rejoin_needed;
+                s.rejoin_needed = true;
+                drop(s);
+                if first {
+                    tracing::debug!(group = %settings.group_id, "heartbeat: rebalance in progress");
+                    wake.notify_one();
+                }
+                continue;
+            }
             ErrorCode::UNKNOWN_MEMBER_ID => {
                 s.member_id.clear();
                 s.generation = NO_GENERATION;
