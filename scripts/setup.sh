@@ -44,8 +44,9 @@ venv="${FASTDATA_VENV:-$HOME/.cache/fastdata-venv}"
 requirements="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/clients/requirements.txt"
 
 if ((test_mode)); then
-    # kcat 1.7.1 on librdkafka 2.0.2 (Debian 12): the old-librdkafka client of the tests.
-    packages+=(kcat)
+    # kcat 1.7.1 on librdkafka 2.0.2 (Debian 12): the old-librdkafka client of the tests;
+    # curl for the README tour (tests/tests/readme_tour.rs runs it).
+    packages+=(kcat curl)
     # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is in.
     if ! command -v python3 >/dev/null 2>&1; then
         packages+=(python3 python3-venv)
