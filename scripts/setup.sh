@@ -2,7 +2,7 @@
 # Installs what a fresh Debian machine (with a Rust toolchain) lacks to build and test fastdata.
 #
 #   bash scripts/setup.sh          what building and running needs
-#   bash scripts/setup.sh --test   also what the test command needs: cargo-fuzz, Debian's kcat,
+#   bash scripts/setup.sh --test   also what the test command needs: cargo-fuzz, Debian's kcat and curl,
 #                                  and a Python virtualenv with the Kafka clients pinned in
 #                                  tests/clients/requirements.txt (FASTDATA_VENV, default
 #                                  ~/.cache/fastdata-venv, outside the clone so CI runs reuse it)

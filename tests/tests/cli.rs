@@ -10,7 +10,13 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 fn dev_serves_a_broker_under_data_and_stops_cleanly_on_sigterm() {
     let dir = DataDir::new("cli-dev").unwrap();
     let mut child = Process::builder(fastdata_bin())
-        .args(["dev", "--listeners", "127.0.0.1:0", "--admin-listener", "127.0.0.1:0"])
+        .args([
+            "dev",
+            "--listeners",
+            "127.0.0.1:0",
+            "--admin-listener",
+            "127.0.0.1:0",
+        ])
         .current_dir(dir.path())
         .spawn(&dir)
         .unwrap();
@@ -27,7 +33,11 @@ fn dev_serves_a_broker_under_data_and_stops_cleanly_on_sigterm() {
     assert!(usage.contains(&kafka), "{usage}");
     assert!(dir.join("data/broker/meta.properties").exists());
     let status = child.terminate(TIMEOUT).unwrap();
-    assert!(status.success(), "{status:?}: {}", child.stderr_log().unwrap());
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        child.stderr_log().unwrap()
+    );
     assert!(child.stderr_log().unwrap().contains("broker stopped"));
 }
 
@@ -44,7 +54,10 @@ fn broker_print_config_shows_flags_over_the_environment_over_defaults() {
     assert!(child.wait_with_timeout(TIMEOUT).unwrap().success());
     assert!(printed.contains("\"num.partitions\" = 6"), "{printed}");
     assert!(printed.contains("\"log.retention.ms\" = 1234"), "{printed}");
-    assert!(printed.contains("\"auto.create.topics.enable\" = true"), "{printed}");
+    assert!(
+        printed.contains("\"auto.create.topics.enable\" = true"),
+        "{printed}"
+    );
 
     let mut child = Process::builder(fastdata_bin())
         .args(["broker", "--num-partitions", "zero"])
@@ -53,7 +66,10 @@ fn broker_print_config_shows_flags_over_the_environment_over_defaults() {
     let status = child.wait_with_timeout(TIMEOUT).unwrap();
     assert_eq!(status.code(), Some(1));
     let stderr = child.stderr_log().unwrap();
-    assert!(stderr.contains("num.partitions") && stderr.contains("zero"), "{stderr}");
+    assert!(
+        stderr.contains("num.partitions") && stderr.contains("zero"),
+        "{stderr}"
+    );
 }
 
 #[test]
