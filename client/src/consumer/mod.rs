@@ -339,14 +339,13 @@ impl Consumer {
                 group.request_rejoin();
             }
             if !group.needs_join() {
-                match group.coordinator().await {
-                    Ok(_) => {
-                        group.ensure_heartbeat();
-                        return Ok(true);
-                    }
-                    Err(e) if e.is_retriable() => {}
-                    Err(e) => return Err(e),
+                match tokio::time::timeout_at(deadline, group.coordinator()).await {
+                    Ok(Ok(_)) => group.ensure_heartbeat(),
+                    Ok(Err(e)) if !e.is_retriable() => return Err(e),
+                    // Keep fetching what is assigned; heartbeats resume with the coordinator.
+                    _ => tracing::debug!(group = group.group_id(), "coordinator unavailable"),
                 }
+                return Ok(true);
             } else {
                 self.prepare_rebalance().await;
                 let Some(group) = &mut self.group else {
