@@ -328,6 +328,22 @@ fn spawn_periodic(
     });
 }
 
+/// Run `work` on every partition of the topics `wanted` selects, logging what fails as `what`.
+fn each_partition<T>(
+    broker: &Broker,
+    wanted: impl Fn(&crate::topics::Topic) -> bool,
+    what: &str,
+    work: impl Fn(&fastdata_log::PartitionLog) -> fastdata_log::Result<T>,
+) {
+    for topic in broker.topics.list().iter().filter(|t| wanted(t)) {
+        for p in &topic.partitions {
+            if let Err(e) = work(&p.log) {
+                warn!(topic = %p.topic, partition = p.index, %e, "{what} failed");
+            }
+        }
+    }
+}
+
 fn spawn_background(broker: &Arc<Broker>) {
     let config = broker.config.clone();
     spawn_periodic(broker, Duration::from_millis(100), |b| b.groups.tick());
@@ -335,41 +351,21 @@ fn spawn_background(broker: &Arc<Broker>) {
         broker,
         period(config.log_retention_check_interval_ms),
         |b| {
-            for p in b.topics.partitions() {
-                if let Err(e) = p.log.delete_old_segments() {
-                    warn!(topic = %p.topic, partition = p.index, %e, "retention failed");
-                }
-            }
+            each_partition(b, |_| true, "retention", |log| log.delete_old_segments());
         },
     );
     if config.log_cleaner_enable {
         spawn_periodic(broker, period(config.log_cleaner_backoff_ms), |b| {
-            for topic in b.topics.list() {
-                if !topic.settings.log.cleanup_policy.compact {
-                    continue;
-                }
-                for p in &topic.partitions {
-                    if let Err(e) = p.log.clean() {
-                        warn!(topic = %p.topic, partition = p.index, %e, "compaction failed");
-                    }
-                }
-            }
+            let compacted = |t: &crate::topics::Topic| t.settings.log.cleanup_policy.compact;
+            each_partition(b, compacted, "compaction", |log| log.clean());
         });
     }
     spawn_periodic(
         broker,
         period(config.log_flush_scheduler_interval_ms),
         |b| {
-            for topic in b.topics.list() {
-                if topic.settings.log.flush_ms == i64::MAX {
-                    continue;
-                }
-                for p in &topic.partitions {
-                    if let Err(e) = p.log.flush_if_due() {
-                        warn!(topic = %p.topic, partition = p.index, %e, "flush failed");
-                    }
-                }
-            }
+            let timed = |t: &crate::topics::Topic| t.settings.log.flush_ms != i64::MAX;
+            each_partition(b, timed, "flush.ms", |log| log.flush_if_due());
         },
     );
     spawn_periodic(
@@ -383,9 +379,15 @@ fn spawn_background(broker: &Arc<Broker>) {
         broker,
         period(config.producer_id_expiration_check_interval_ms),
         |b| {
-            for p in b.topics.partitions() {
-                p.log.expire_producers();
-            }
+            each_partition(
+                b,
+                |_| true,
+                "producer expiry",
+                |log| {
+                    log.expire_producers();
+                    Ok(())
+                },
+            );
         },
     );
 }

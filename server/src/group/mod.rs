@@ -360,6 +360,15 @@ impl Group {
         self.transition(GroupState::PreparingRebalance);
     }
 
+    /// The ids of the members `pick` selects.
+    fn members_where(&self, pick: impl Fn(&Member) -> bool) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|(_, m)| pick(m))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     fn all_members_joined(&self) -> bool {
         self.pending_members.is_empty() && self.members.values().all(|m| m.join_waiter.is_some())
     }
@@ -906,28 +915,18 @@ impl GroupCoordinator {
         for group in groups {
             let mut g = lock(&group);
             g.pending_members.retain(|_, deadline| *deadline > now);
-            let expired: Vec<String> = g
-                .members
-                .iter()
-                .filter(|(_, m)| {
-                    m.join_waiter.is_none()
-                        && m.sync_waiter.is_none()
-                        && now.duration_since(m.last_heartbeat) > m.session_timeout
-                })
-                .map(|(id, _)| id.clone())
-                .collect();
+            let expired = g.members_where(|m| {
+                m.join_waiter.is_none()
+                    && m.sync_waiter.is_none()
+                    && now.duration_since(m.last_heartbeat) > m.session_timeout
+            });
             for id in expired {
                 g.remove_member(&id, "session timeout", self.initial_delay());
             }
             match g.state {
                 GroupState::PreparingRebalance => {
                     if g.rebalance_deadline.is_some_and(|d| now >= d) {
-                        let late: Vec<String> = g
-                            .members
-                            .iter()
-                            .filter(|(_, m)| m.join_waiter.is_none())
-                            .map(|(id, _)| id.clone())
-                            .collect();
+                        let late = g.members_where(|m| m.join_waiter.is_none());
                         for id in &late {
                             info!(group = %g.id, member = %id, "member did not rejoin within the rebalance timeout");
                             g.members.remove(id);
@@ -940,12 +939,7 @@ impl GroupCoordinator {
                 }
                 GroupState::CompletingRebalance => {
                     if g.sync_deadline.is_some_and(|d| now >= d) {
-                        let late: Vec<String> = g
-                            .members
-                            .iter()
-                            .filter(|(_, m)| m.sync_waiter.is_none())
-                            .map(|(id, _)| id.clone())
-                            .collect();
+                        let late = g.members_where(|m| m.sync_waiter.is_none());
                         for id in late {
                             g.remove_member(
                                 &id,

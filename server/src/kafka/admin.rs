@@ -27,7 +27,7 @@ use super::{blocking, RequestContext};
 use crate::broker::Broker;
 use crate::config::KEYS;
 use crate::topic_config::{self, ConfigSource, ConfigType, TOPIC_KEYS};
-use crate::topics::TopicError;
+use crate::topics::{TopicError, TopicRegistry};
 
 /// DescribeConfigs resource types.
 const RESOURCE_TOPIC: i8 = 2;
@@ -43,11 +43,17 @@ fn s(value: impl Into<String>) -> StrBytes {
     StrBytes::from_string(value.into())
 }
 
-fn unexpected() -> KafkaError {
-    KafkaError::new(
-        ResponseError::UnknownServerError,
-        "the operation's task failed",
-    )
+/// Run a topic-registry operation on a blocking thread (it creates or removes files), its error
+/// as the Kafka error clients act on.
+async fn topic_op<T: Send + 'static>(
+    broker: &Arc<Broker>,
+    op: impl FnOnce(&TopicRegistry) -> Result<T, TopicError> + Send + 'static,
+) -> Result<T, KafkaError> {
+    let b = broker.clone();
+    blocking(move || op(&b.topics))
+        .await
+        .unwrap_or_else(|| Err(TopicError::Storage("the operation's task failed".into())))
+        .map_err(|e| errors::from_topic(&e))
 }
 
 /// Replica assignments must name this broker alone.
@@ -98,25 +104,24 @@ pub(crate) async fn handle_create_topics(
         } else {
             1
         };
-        let b = broker.clone();
         let validate_only = req.validate_only;
         let owned = name.clone();
         let created = match check {
             Err(e) => Err(e),
-            Ok(()) => blocking(move || {
-                if validate_only {
-                    b.topics
-                        .check_create(&owned, partitions, replication, &overrides)
-                        .map(|(n, _)| (n, None))
-                } else {
-                    b.topics
-                        .create(&owned, partitions, replication, overrides)
-                        .map(|t| (t.partitions.len() as i32, Some(t)))
-                }
-            })
-            .await
-            .unwrap_or_else(|| Err(TopicError::Storage("task failed".into())))
-            .map_err(|e| errors::from_topic(&e)),
+            Ok(()) => {
+                topic_op(broker, move |topics| {
+                    if validate_only {
+                        topics
+                            .check_create(&owned, partitions, replication, &overrides)
+                            .map(|(n, _)| (n, None))
+                    } else {
+                        topics
+                            .create(&owned, partitions, replication, overrides)
+                            .map(|t| (t.partitions.len() as i32, Some(t)))
+                    }
+                })
+                .await
+            }
         };
         let mut result = CreatableTopicResult::default().with_name(topic.name);
         match created {
@@ -164,14 +169,10 @@ pub(crate) async fn handle_delete_topics(
 ) -> DeleteTopicsResponse {
     let mut responses = Vec::with_capacity(req.topic_names.len());
     for name in req.topic_names {
-        let b = broker.clone();
         let owned = name.0.to_string();
-        let deleted = blocking(move || b.topics.delete(&owned))
-            .await
-            .unwrap_or_else(|| Err(TopicError::Storage("task failed".into())));
+        let deleted = topic_op(broker, move |topics| topics.delete(&owned)).await;
         let mut result = DeletableTopicResult::default().with_name(Some(name));
         if let Err(e) = deleted {
-            let e = errors::from_topic(&e);
             broker.metrics.error("DeleteTopics", e.code);
             result.error_code = e.code;
             if ctx.api_version >= 5 {
@@ -194,22 +195,21 @@ pub(crate) async fn handle_create_partitions(
         for a in topic.assignments.iter().flatten() {
             check = check.and_then(|()| check_assignment(broker, &a.broker_ids));
         }
-        let b = broker.clone();
         let owned = topic.name.0.to_string();
         let count = topic.count;
         let validate_only = req.validate_only;
         let outcome = match check {
             Err(e) => Err(e),
-            Ok(()) => blocking(move || {
-                if validate_only {
-                    b.topics.check_add_partitions(&owned, count).map(|_| ())
-                } else {
-                    b.topics.add_partitions(&owned, count).map(|_| ())
-                }
-            })
-            .await
-            .unwrap_or_else(|| Err(TopicError::Storage("task failed".into())))
-            .map_err(|e| errors::from_topic(&e)),
+            Ok(()) => {
+                topic_op(broker, move |topics| {
+                    if validate_only {
+                        topics.check_add_partitions(&owned, count).map(|_| ())
+                    } else {
+                        topics.add_partitions(&owned, count).map(|_| ())
+                    }
+                })
+                .await
+            }
         };
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name);
         if let Err(e) = outcome {
@@ -388,17 +388,14 @@ async fn apply_topic_configs(
     overrides: BTreeMap<String, String>,
     validate_only: bool,
 ) -> Result<(), KafkaError> {
-    let b = broker.clone();
-    blocking(move || {
+    topic_op(broker, move |topics| {
         if validate_only {
-            b.topics.check_configs(&name, &overrides).map(|_| ())
+            topics.check_configs(&name, &overrides).map(|_| ())
         } else {
-            b.topics.set_configs(&name, overrides).map(|_| ())
+            topics.set_configs(&name, overrides).map(|_| ())
         }
     })
     .await
-    .ok_or_else(unexpected)?
-    .map_err(|e| errors::from_topic(&e))
 }
 
 fn broker_configs_are_static() -> KafkaError {

@@ -273,17 +273,14 @@ pub(crate) async fn handle_fetch(
     };
     broker.metrics.fetched(total as u64);
 
-    let mut responses: Vec<FetchableTopicResponse> = Vec::new();
-    for (topic, data) in partitions {
-        match responses.last_mut() {
-            Some(last) if last.topic.0.as_str() == topic => last.partitions.push(data),
-            _ => responses.push(
-                FetchableTopicResponse::default()
-                    .with_topic(TopicName(StrBytes::from_string(topic)))
-                    .with_partitions(vec![data]),
-            ),
-        }
-    }
+    let responses = super::group_by_topic(partitions)
+        .into_iter()
+        .map(|(topic, partitions)| {
+            FetchableTopicResponse::default()
+                .with_topic(TopicName(StrBytes::from_string(topic)))
+                .with_partitions(partitions)
+        })
+        .collect();
     FetchResponse::default()
         .with_session_id(0)
         .with_responses(responses)

@@ -275,20 +275,16 @@ fn fetch_group(broker: &Broker, group: &str, topics: Option<Vec<(String, Vec<i32
     broker.groups.fetch_offsets(group, wanted)
 }
 
-/// Group consecutive (topic, partition) results by topic.
+/// The committed offsets grouped by topic, each partition built by `partition`.
 fn by_topic<T>(
     fetched: Fetched,
     mut partition: impl FnMut(i32, Option<CommittedOffset>) -> T,
 ) -> Vec<(String, Vec<T>)> {
-    let mut out: Vec<(String, Vec<T>)> = Vec::new();
-    for ((topic, index), offset) in fetched {
-        let p = partition(index, offset);
-        match out.last_mut() {
-            Some((t, ps)) if *t == topic => ps.push(p),
-            _ => out.push((topic, vec![p])),
-        }
-    }
-    out
+    super::group_by_topic(
+        fetched
+            .into_iter()
+            .map(|((topic, index), offset)| (topic, partition(index, offset))),
+    )
 }
 
 /// OffsetFetch: v1–7 for one group, v8 for several. Nothing committed reads as offset -1

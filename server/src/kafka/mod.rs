@@ -421,6 +421,21 @@ const API_NAMES: [&str; 22] = [
     "IncrementalAlterConfigs",
 ];
 
+/// Group (topic, item) pairs by topic, in order: consecutive items of one topic share an
+/// entry, as responses list them.
+pub(crate) fn group_by_topic<T>(
+    items: impl IntoIterator<Item = (String, T)>,
+) -> Vec<(String, Vec<T>)> {
+    let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    for (topic, item) in items {
+        match out.last_mut() {
+            Some((t, list)) if *t == topic => list.push(item),
+            _ => out.push((topic, vec![item])),
+        }
+    }
+    out
+}
+
 /// Run blocking work (file I/O, fsync) off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
