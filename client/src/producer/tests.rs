@@ -43,16 +43,23 @@ enum Seen {
 struct Fake {
     /// Error codes for the next Produce answers (then NONE).
     answers: Mutex<VecDeque<i16>>,
+    /// Never answer Produce.
+    stall: bool,
     seen: Mutex<Vec<Seen>>,
     next_offset: Mutex<i64>,
     inits: Mutex<i16>,
 }
 
 async fn fake_broker(answers: &[i16]) -> (String, Arc<Fake>) {
+    start_fake(answers, false).await
+}
+
+async fn start_fake(answers: &[i16], stall: bool) -> (String, Arc<Fake>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let fake = Arc::new(Fake {
         answers: Mutex::new(answers.iter().copied().collect()),
+        stall,
         seen: Mutex::new(Vec::new()),
         next_offset: Mutex::new(0),
         inits: Mutex::new(0),
@@ -136,7 +143,7 @@ async fn fake_broker(answers: &[i16]) -> (String, Arc<Fake>) {
                                     );
                                 }
                             }
-                            (r.acks != 0).then(|| {
+                            (r.acks != 0 && !state.stall).then(|| {
                                 ProduceResponse::default()
                                     .with_responses(vec![TopicProduceResponse::default()
                                         .with_name(TopicName(StrBytes::from_static_str("t")))
@@ -415,4 +422,69 @@ async fn flush_waits_for_everything_sent_before_it() {
         .collect();
     assert_eq!(values, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
     producer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn send_waits_for_buffer_memory_and_gives_up_after_max_block_ms() {
+    // The broker never answers, so nothing leaves buffer.memory.
+    let (address, _fake) = start_fake(&[], true).await;
+    let producer = Producer::new(ProducerConfig {
+        buffer_memory: 2048,
+        max_request_size: 1024,
+        batch_size: 1024,
+        max_block_ms: 300,
+        ..config(&address)
+    })
+    .unwrap();
+    let value = vec![7u8; 600];
+    let mut accepted = 0;
+    let started = std::time::Instant::now();
+    let err = loop {
+        match producer
+            .send(ProducerRecord::new("t", value.clone()).with_partition(0))
+            .await
+        {
+            Ok(delivery) => {
+                drop(delivery);
+                accepted += 1;
+                assert!(
+                    accepted < 10,
+                    "buffer.memory does not bound the records waiting"
+                );
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(accepted, 3, "three 626-byte records fit in 2048 bytes");
+    assert!(
+        matches!(&err, Error::Timeout { operation, timeout_ms: 300 } if operation.contains("buffer.memory")),
+        "{err}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_record_the_broker_never_acknowledges_fails_within_delivery_timeout() {
+    let (address, fake) = start_fake(&[], true).await;
+    let producer = Producer::new(ProducerConfig {
+        request_timeout_ms: 200,
+        delivery_timeout_ms: 800,
+        ..config(&address)
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = send_one(&producer, "lost").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { .. } | Error::RequestTimeout { .. }),
+        "{err}"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    // It was tried more than once, always as the same batch.
+    let sent = batches(&fake);
+    assert!(sent.len() >= 2, "{sent:?}");
+    assert!(sent.iter().all(|b| *b == sent[0]), "{sent:?}");
 }
