@@ -23,10 +23,9 @@ use fastdata_protocol::kafka_protocol::messages::incremental_alter_configs_reque
 };
 use fastdata_protocol::kafka_protocol::messages::{
     ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, DescribeGroupsRequest, GroupId, IncrementalAlterConfigsRequest,
-    ListGroupsRequest, TopicName,
+    DescribeConfigsRequest, DescribeGroupsRequest, IncrementalAlterConfigsRequest,
+    ListGroupsRequest,
 };
-use fastdata_protocol::kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -37,6 +36,7 @@ use crate::error::{check, Error, ErrorCode, KafkaError, Result};
 use crate::metadata::PartitionMetadata;
 use crate::offsets::{self, fetch_committed, find_coordinator, LATEST_TIMESTAMP};
 use crate::types::TopicPartition;
+use crate::wire::{group_id, millis_i32, str_bytes, topic_name};
 
 /// DescribeConfigs / IncrementalAlterConfigs resource type of a topic.
 const RESOURCE_TOPIC: i8 = 2;
@@ -270,18 +270,6 @@ pub struct Admin {
     cluster: Arc<Cluster>,
 }
 
-fn topic_name(name: &str) -> TopicName {
-    TopicName(StrBytes::from_string(name.to_owned()))
-}
-
-fn str_bytes(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
-
-fn timeout_ms(d: Duration) -> i32 {
-    d.as_millis().min(i32::MAX as u128) as i32
-}
-
 impl Admin {
     /// An admin client for `config`. Connects lazily. Must be called inside a Tokio runtime.
     pub fn new(config: AdminConfig) -> Result<Admin> {
@@ -339,7 +327,7 @@ impl Admin {
                 .cluster
                 .send(&conn, Duration::ZERO, |_| {
                     CreateTopicsRequest::default()
-                        .with_timeout_ms(timeout_ms(timeout))
+                        .with_timeout_ms(millis_i32(timeout))
                         .with_topics(
                             topics
                                 .iter()
@@ -406,7 +394,7 @@ impl Admin {
             let response = self
                 .cluster
                 .send(&conn, Duration::ZERO, |version| {
-                    let request = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms(timeout));
+                    let request = DeleteTopicsRequest::default().with_timeout_ms(millis_i32(timeout));
                     if version >= 6 {
                         request.with_topics(
                             topics
@@ -603,7 +591,7 @@ impl Admin {
                 .cluster
                 .send(&conn, Duration::ZERO, |_| {
                     CreatePartitionsRequest::default()
-                        .with_timeout_ms(timeout_ms(timeout))
+                        .with_timeout_ms(millis_i32(timeout))
                         .with_topics(vec![CreatePartitionsTopic::default()
                             .with_name(topic_name(topic))
                             .with_count(total_partitions)
@@ -677,8 +665,7 @@ impl Admin {
                     let response = self
                         .cluster
                         .send(&conn, Duration::ZERO, |_| {
-                            DescribeGroupsRequest::default()
-                                .with_groups(vec![GroupId(str_bytes(group))])
+                            DescribeGroupsRequest::default().with_groups(vec![group_id(group)])
                         })
                         .await?;
                     let g = response

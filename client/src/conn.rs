@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
+use crate::wire::sleep_until;
 
 /// How a connection is set up and bounded.
 #[derive(Debug, Clone)]
@@ -663,14 +664,6 @@ async fn read_loop(shared: Arc<Shared>, mut read: OwnedReadHalf, decoder: FrameD
                 }
             },
         }
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

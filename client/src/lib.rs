@@ -60,6 +60,7 @@ mod offsets;
 pub mod partitioner;
 pub mod producer;
 pub mod types;
+mod wire;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! What a Metadata response says about the cluster: brokers with their advertised addresses,
 //! topics with their ids and partitions, each partition's leader and epoch.
 //!
-//! [`Metadata::from_response`] checks the response before anyone relies on it (partition
+//! `Metadata::from_response` checks the response before anyone relies on it (partition
 //! indexes contiguous from 0, no duplicates, leaders among the brokers or -1), so the
 //! partitioner and the fetcher can index partitions without further checks.
 

@@ -17,8 +17,8 @@ use fastdata_protocol::kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use fastdata_protocol::kafka_protocol::messages::{
-    ApiKey, BrokerId, FindCoordinatorRequest, GroupId, ListOffsetsRequest, OffsetCommitRequest,
-    OffsetFetchRequest, TopicName,
+    ApiKey, BrokerId, FindCoordinatorRequest, ListOffsetsRequest, OffsetCommitRequest,
+    OffsetFetchRequest,
 };
 use fastdata_protocol::kafka_protocol::protocol::StrBytes;
 
@@ -27,6 +27,7 @@ use crate::conn::Connection;
 use crate::error::{check, Error, ErrorCode, KafkaError, Result};
 use crate::metadata::BrokerInfo;
 use crate::types::{OffsetAndMetadata, TopicPartition};
+use crate::wire::{group_id, str_bytes, topic_name};
 
 /// ListOffsets timestamp for the log start offset.
 pub(crate) const EARLIEST_TIMESTAMP: i64 = -2;
@@ -39,10 +40,6 @@ pub(crate) struct ListedOffset {
     pub offset: i64,
     pub timestamp: i64,
     pub leader_epoch: Option<i32>,
-}
-
-fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_owned()))
 }
 
 fn epoch(e: i32) -> Option<i32> {
@@ -91,7 +88,7 @@ pub(crate) async fn list_offsets(
                         Some(t) => t.partitions.push(p),
                         None => topics.push(
                             ListOffsetsTopic::default()
-                                .with_name(name(&tp.topic))
+                                .with_name(topic_name(&tp.topic))
                                 .with_partitions(vec![p]),
                         ),
                     }
@@ -148,7 +145,7 @@ pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<B
     let conn = cluster.any_connection().await?;
     let response = cluster
         .send(&conn, Duration::ZERO, |_| {
-            FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_owned()))
+            FindCoordinatorRequest::default().with_key(str_bytes(group))
         })
         .await?;
     check(response.error_code, |code| {
@@ -194,13 +191,13 @@ pub(crate) async fn fetch_committed(
                         .iter()
                         .map(|(t, ps)| {
                             OffsetFetchRequestTopics::default()
-                                .with_name(name(t))
+                                .with_name(topic_name(t))
                                 .with_partition_indexes(ps.clone())
                         })
                         .collect()
                 });
                 OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
-                    .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
+                    .with_group_id(group_id(group))
                     .with_topics(topics)])
             } else {
                 let topics = partitions.map(|_| {
@@ -208,13 +205,13 @@ pub(crate) async fn fetch_committed(
                         .iter()
                         .map(|(t, ps)| {
                             OffsetFetchRequestTopic::default()
-                                .with_name(name(t))
+                                .with_name(topic_name(t))
                                 .with_partition_indexes(ps.clone())
                         })
                         .collect()
                 });
                 OffsetFetchRequest::default()
-                    .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
+                    .with_group_id(group_id(group))
                     .with_topics(topics)
             }
         })
@@ -296,7 +293,7 @@ pub(crate) fn commit_request(
         let mut p = OffsetCommitRequestPartition::default()
             .with_partition_index(tp.partition)
             .with_committed_offset(o.offset)
-            .with_committed_metadata(Some(StrBytes::from_string(o.metadata.clone())));
+            .with_committed_metadata(Some(str_bytes(&o.metadata)));
         if version >= 6 {
             p = p.with_committed_leader_epoch(o.leader_epoch.unwrap_or(-1));
         }
@@ -304,15 +301,15 @@ pub(crate) fn commit_request(
             Some(t) => t.partitions.push(p),
             None => topics.push(
                 OffsetCommitRequestTopic::default()
-                    .with_name(name(&tp.topic))
+                    .with_name(topic_name(&tp.topic))
                     .with_partitions(vec![p]),
             ),
         }
     }
     OffsetCommitRequest::default()
-        .with_group_id(GroupId(StrBytes::from_string(committer.group.clone())))
+        .with_group_id(group_id(&committer.group))
         .with_generation_id_or_member_epoch(committer.generation)
-        .with_member_id(StrBytes::from_string(committer.member_id.clone()))
+        .with_member_id(str_bytes(&committer.member_id))
         .with_topics(topics)
 }
 

@@ -4,7 +4,7 @@
 //!
 //! [`murmur2`] is `org.apache.kafka.common.utils.Utils.murmur2` (seed `0x9747b28c`, the
 //! little-endian 4-byte reads and the fall-through tail of the Java code); [`partition_for_key`]
-//! masks the sign bit as `Utils.toPositive` does. [`StickyPartitions`] keeps one partition per
+//! masks the sign bit as `Utils.toPositive` does. `StickyPartitions` keeps one partition per
 //! topic for keyless records and moves to another, chosen at random among the partitions with a
 //! leader, each time a batch for it is closed.
 

@@ -27,10 +27,11 @@ use fastdata_protocol::kafka_protocol::messages::{
     consumer_protocol_assignment, consumer_protocol_subscription, ConsumerProtocolAssignment,
     ConsumerProtocolSubscription, TopicName,
 };
-use fastdata_protocol::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use fastdata_protocol::kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::error::{Error, Result};
 use crate::types::TopicPartition;
+use crate::wire::str_bytes;
 
 /// The version of the consumer protocol payloads written (the Java client's highest).
 pub const CONSUMER_PROTOCOL_VERSION: i16 = 3;
@@ -154,10 +155,6 @@ pub(crate) fn sorted_members<'a>(
 
 fn payload_error(what: &str, reason: impl std::fmt::Display) -> Error {
     Error::Assignment(format!("malformed {what}: {reason}"))
-}
-
-fn str_bytes(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
 }
 
 /// Encodes a subscription as the Java client does (version 3).

@@ -14,12 +14,12 @@ use bytes::Bytes;
 use fastdata_log::batch::{split_batches, BatchError};
 use fastdata_protocol::kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fastdata_protocol::kafka_protocol::messages::fetch_response::PartitionData;
-use fastdata_protocol::kafka_protocol::messages::{FetchRequest, TopicName};
-use fastdata_protocol::kafka_protocol::protocol::StrBytes;
+use fastdata_protocol::kafka_protocol::messages::FetchRequest;
 
 use crate::consumer::config::ConsumerConfig;
 use crate::error::{Error, ErrorCode};
 use crate::types::{Header, TopicPartition};
+use crate::wire::topic_name;
 
 /// The largest a batch may decompress to (a compressed batch is at most a few MiB; more is a
 /// decompression bomb).
@@ -80,7 +80,7 @@ pub(crate) fn fetch_request(
             Some(t) => t.partitions.push(p),
             None => topics.push(
                 FetchTopic::default()
-                    .with_topic(TopicName(StrBytes::from_string(tp.topic.clone())))
+                    .with_topic(topic_name(&tp.topic))
                     .with_partitions(vec![p]),
             ),
         }

@@ -20,7 +20,7 @@ use fastdata_protocol::kafka_protocol::messages::join_group_request::JoinGroupRe
 use fastdata_protocol::kafka_protocol::messages::leave_group_request::MemberIdentity;
 use fastdata_protocol::kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use fastdata_protocol::kafka_protocol::messages::{
-    ApiKey, GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    ApiKey, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
     SyncGroupRequest,
 };
 use fastdata_protocol::kafka_protocol::protocol::StrBytes;
@@ -37,6 +37,7 @@ use crate::conn::{lock, Connection};
 use crate::error::{Error, ErrorCode, KafkaError, Result};
 use crate::offsets::{find_coordinator, Committer};
 use crate::types::TopicPartition;
+use crate::wire::{group_id, millis_i32, str_bytes};
 
 /// How long JoinGroup may take beyond the rebalance timeout (Java's
 /// `JOIN_GROUP_TIMEOUT_LAPSE`).
@@ -259,12 +260,12 @@ impl Group {
             .send(&conn, extra, |version| {
                 let request = JoinGroupRequest::default()
                     .with_group_id(group_id(&settings.group_id))
-                    .with_session_timeout_ms(millis(settings.session_timeout))
-                    .with_member_id(StrBytes::from_string(member_id.clone()))
+                    .with_session_timeout_ms(millis_i32(settings.session_timeout))
+                    .with_member_id(str_bytes(&member_id))
                     .with_protocol_type(StrBytes::from_static_str(PROTOCOL_TYPE))
                     .with_protocols(protocols);
                 if version >= 1 {
-                    request.with_rebalance_timeout_ms(millis(settings.rebalance_timeout))
+                    request.with_rebalance_timeout_ms(millis_i32(settings.rebalance_timeout))
                 } else {
                     request
                 }
@@ -388,7 +389,7 @@ impl Group {
             };
             out.push(
                 SyncGroupRequestAssignment::default()
-                    .with_member_id(StrBytes::from_string(member_id.clone()))
+                    .with_member_id(str_bytes(member_id))
                     .with_assignment(encode_assignment(&assignment)?),
             );
         }
@@ -504,14 +505,6 @@ impl Drop for Group {
     }
 }
 
-fn group_id(id: &str) -> GroupId {
-    GroupId(StrBytes::from_string(id.to_owned()))
-}
-
-fn millis(d: Duration) -> i32 {
-    d.as_millis().min(i32::MAX as u128) as i32
-}
-
 async fn send_leave(
     cluster: &Cluster,
     conn: &Connection,
@@ -523,8 +516,7 @@ async fn send_leave(
         .send(conn, Duration::ZERO, |version| {
             let request = LeaveGroupRequest::default().with_group_id(group_id(group));
             if version >= 3 {
-                let member = MemberIdentity::default()
-                    .with_member_id(StrBytes::from_string(member_id.to_owned()));
+                let member = MemberIdentity::default().with_member_id(str_bytes(member_id));
                 let member = if version >= 5 {
                     member.with_reason(Some(StrBytes::from_static_str(reason)))
                 } else {
@@ -532,7 +524,7 @@ async fn send_leave(
                 };
                 request.with_members(vec![member])
             } else {
-                request.with_member_id(StrBytes::from_string(member_id.to_owned()))
+                request.with_member_id(str_bytes(member_id))
             }
         })
         .await?;
@@ -586,7 +578,7 @@ async fn heartbeat_loop(
                 HeartbeatRequest::default()
                     .with_group_id(group_id(&settings.group_id))
                     .with_generation_id(generation)
-                    .with_member_id(StrBytes::from_string(member_id.clone()))
+                    .with_member_id(str_bytes(&member_id))
             })
             .await;
         let code = match response {

@@ -32,9 +32,8 @@ use fastdata_protocol::kafka_protocol::messages::produce_request::{
     PartitionProduceData, TopicProduceData,
 };
 use fastdata_protocol::kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId, TopicName,
+    ApiKey, InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId,
 };
-use fastdata_protocol::kafka_protocol::protocol::StrBytes;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -47,6 +46,7 @@ use crate::metadata::Metadata;
 use crate::producer::accumulator::{Accumulator, ProducerBatch};
 use crate::producer::config::{Acks, ProducerConfig, MAX_IDEMPOTENT_IN_FLIGHT};
 use crate::types::TopicPartition;
+use crate::wire::{sleep_until, topic_name};
 
 /// `transaction.timeout.ms` sent with InitProducerId (the Java default; unused without
 /// transactions).
@@ -466,7 +466,7 @@ impl Sender {
                 Some(topic) => topic.partition_data.push(data),
                 None => topics.push(
                     TopicProduceData::default()
-                        .with_name(TopicName(StrBytes::from_string(batch.tp.topic.clone())))
+                        .with_name(topic_name(&batch.tp.topic))
                         .with_partition_data(vec![data]),
                 ),
             }
@@ -689,13 +689,6 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
