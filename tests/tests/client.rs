@@ -788,3 +788,41 @@ fn an_idempotent_producer_rides_out_a_broker_restart_without_duplicates() {
         );
     });
 }
+
+#[test]
+fn fetch_limits_smaller_than_a_batch_still_make_progress() {
+    // KIP-74: the broker returns the first batch whole even when it exceeds the limits, and
+    // the consumer drops partial batches at the end of an answer.
+    let broker = TestBroker::start("client-small-fetch", &[]);
+    let bootstrap = broker.bootstrap();
+    run(async {
+        create_topic(&bootstrap, "small", 1).await;
+        let producer = Producer::new(ProducerConfig {
+            linger_ms: 50,
+            ..ProducerConfig::new(&bootstrap)
+        })
+        .unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..500 {
+            deliveries.push(
+                producer
+                    .send(ProducerRecord::new("small", format!("{i:0>100}")))
+                    .await
+                    .unwrap(),
+            );
+        }
+        for d in deliveries {
+            d.await.unwrap();
+        }
+        producer.close().await.unwrap();
+        let mut c = Consumer::new(ConsumerConfig {
+            fetch_max_bytes: 64,
+            max_partition_fetch_bytes: 64,
+            ..consumer_config(&bootstrap, None)
+        })
+        .unwrap();
+        c.assign([TopicPartition::new("small", 0)]).unwrap();
+        let records = poll_until(&mut c, 500, Duration::from_secs(20)).await;
+        assert_eq!(offsets_of(&records), (0..500).collect::<Vec<_>>());
+    });
+}
