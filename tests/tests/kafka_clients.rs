@@ -646,6 +646,109 @@ fn one_group_mixes_kcat_confluent_kafka_and_kafka_python_members() {
     }
 }
 
+/// What our consumer, as a group member in a thread of its own, has seen.
+#[derive(Default)]
+struct OurMember {
+    assignment: Vec<i32>,
+    values: BTreeSet<String>,
+}
+
+/// One group of our consumer (range and cooperative-sticky, our default), a confluent-kafka
+/// and a kafka-python member (range and roundrobin, theirs): the broker picks range, the one
+/// they share; whichever member leads, every partition has one owner and every record is read.
+#[test]
+fn one_group_mixes_our_consumer_with_librdkafka_and_kafka_python_members() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const GROUP_PARTITIONS: i32 = 6;
+    let all: Vec<i32> = (0..GROUP_PARTITIONS).collect();
+    let dir = DataDir::new("clients-group-mixed-ours").unwrap();
+    let broker = start_broker(&dir, GROUP_PARTITIONS);
+    let clients = Clients::new(broker.bootstrap(), &dir);
+    let produced = records(Client::Third(KafkaPython), "mixed-ours", 60);
+    clients
+        .produce(KafkaPython, "mixed-ours", Compression::Gzip, &produced)
+        .unwrap();
+
+    let ours = Arc::new(Mutex::new(OurMember::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (ours, stop, bootstrap) = (ours.clone(), stop.clone(), broker.bootstrap());
+        thread::spawn(move || {
+            runtime().block_on(async move {
+                let mut consumer = Consumer::new(ConsumerConfig {
+                    group_id: Some("mixed-ours-group".into()),
+                    auto_offset_reset: OffsetReset::Earliest,
+                    session_timeout_ms: 6000,
+                    heartbeat_interval_ms: 500,
+                    ..ConsumerConfig::new(bootstrap)
+                })
+                .unwrap();
+                consumer.subscribe(["mixed-ours"]).unwrap();
+                while !stop.load(Ordering::SeqCst) {
+                    let records = consumer.poll(Duration::from_millis(200)).await.unwrap();
+                    let mut state = ours.lock().unwrap();
+                    state.assignment = consumer
+                        .assignment()
+                        .iter()
+                        .map(|tp| tp.partition)
+                        .collect();
+                    for r in records {
+                        state.values.insert(
+                            String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned(),
+                        );
+                    }
+                }
+                consumer.close().await.unwrap();
+            })
+        })
+    };
+    let mut members: Vec<GroupMember> = [ConfluentKafka, KafkaPython]
+        .iter()
+        .map(|&client| {
+            clients
+                .member(client, "mixed-ours", "mixed-ours-group")
+                .unwrap()
+        })
+        .collect();
+    let want: BTreeSet<String> = produced.iter().filter_map(|r| r.value.clone()).collect();
+    let mut refs: Vec<&mut GroupMember> = members.iter_mut().collect();
+    let result = wait_for_members(
+        &mut refs,
+        REBALANCE_TIMEOUT,
+        "our consumer and the two others split the partitions and read every record",
+        |m| {
+            let state = ours.lock().unwrap();
+            if state.assignment.is_empty() {
+                return false;
+            }
+            let mut owned = state.assignment.clone();
+            let mut seen = state.values.clone();
+            for member in m {
+                match member.assignment() {
+                    Some(p) if !p.is_empty() => owned.extend(p),
+                    _ => return false,
+                }
+                seen.extend(
+                    member
+                        .records()
+                        .iter()
+                        .filter_map(|c| c.record.value.clone()),
+                );
+            }
+            owned.sort_unstable();
+            owned == all && seen.is_superset(&want)
+        },
+    );
+    stop.store(true, Ordering::SeqCst);
+    thread.join().unwrap();
+    for member in refs.iter_mut() {
+        member.stop().unwrap();
+    }
+    result.unwrap();
+}
+
 #[test]
 fn kcat_lists_the_advertised_broker_and_the_topics() {
     let dir = DataDir::new("clients-kcat-list").unwrap();

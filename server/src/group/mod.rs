@@ -973,17 +973,20 @@ impl GroupCoordinator {
         };
         {
             let mut g = lock(&group);
+            // Kafka 4's order (ClassicGroup.validateOffsetCommit): a simple commit to an empty
+            // group; else the member and its generation; only then the rebalance state, so a
+            // stale member learns it is stale rather than that a rebalance runs.
             if generation_id < 0 && g.state == GroupState::Empty {
                 return Ok(group.clone());
-            }
-            if g.state == GroupState::CompletingRebalance {
-                return Err(ResponseError::RebalanceInProgress.code());
             }
             if !g.members.contains_key(member_id) {
                 return Err(ResponseError::UnknownMemberId.code());
             }
             if generation_id != g.generation {
                 return Err(ResponseError::IllegalGeneration.code());
+            }
+            if g.state == GroupState::CompletingRebalance {
+                return Err(ResponseError::RebalanceInProgress.code());
             }
             if let Some(m) = g.members.get_mut(member_id) {
                 m.last_heartbeat = Instant::now();
@@ -1432,8 +1435,14 @@ mod tests {
                 }],
             )
         };
+        // Stale first, then the rebalance: the old generation is fenced, the new one must
+        // wait for its SyncGroup.
         assert_eq!(
             commit(generation),
+            vec![ResponseError::IllegalGeneration.code()]
+        );
+        assert_eq!(
+            commit(generation + 1),
             vec![ResponseError::RebalanceInProgress.code()]
         );
         sync(
