@@ -172,17 +172,22 @@ pub(crate) async fn handle_produce(
         }
         layout.push((name, indexes));
     }
-    let outcomes: Vec<Outcome> = if !valid_acks {
-        work.iter()
+    let failed_all = |count: usize, error: KafkaError| -> Vec<Outcome> {
+        (0..count)
             .map(|_| Outcome {
-                result: Err(KafkaError::new(
-                    ResponseError::InvalidRequiredAcks,
-                    format!("acks must be -1, 0 or 1, not {acks}"),
-                )),
+                result: Err(error.clone()),
                 flush_until: None,
                 partition: None,
             })
             .collect()
+    };
+    let count = work.len();
+    let mut outcomes: Vec<Outcome> = if !valid_acks {
+        let error = KafkaError::new(
+            ResponseError::InvalidRequiredAcks,
+            format!("acks must be -1, 0 or 1, not {acks}"),
+        );
+        failed_all(count, error)
     } else {
         let b = broker.clone();
         blocking(move || {
@@ -191,12 +196,15 @@ pub(crate) async fn handle_produce(
                 .collect()
         })
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|| {
+            let error =
+                KafkaError::new(ResponseError::UnknownServerError, "the append task failed");
+            failed_all(count, error)
+        })
     };
     drop(appended);
 
     // Durability the topics' flush policies ask for, every partition in parallel.
-    let mut outcomes = outcomes;
     let waits: Vec<_> = outcomes
         .iter()
         .enumerate()
