@@ -1100,3 +1100,201 @@ fn batch_larger_than_partition_max_bytes_is_returned_whole() {
     assert_eq!(batches[0].header().records_count, 10);
     assert_eq!(batches[0].total_size(), big.len(), "the whole batch");
 }
+
+/// ListOffsets of one partition at `timestamp`: (offset, timestamp, leader epoch).
+fn list_offset(conn: &mut Connection, topic: &str, timestamp: i64) -> (i64, i64, i32) {
+    let body = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(timestamp)])]);
+    let ResponseBody::ListOffsets(response) =
+        conn.call(LIST_OFFSETS_VERSION, RequestBody::ListOffsets(body))
+    else {
+        unreachable!("decoded for ListOffsets")
+    };
+    let answer = &response.topics[0].partitions[0];
+    assert_eq!(
+        answer.error_code, NONE,
+        "ListOffsets {topic} at {timestamp}"
+    );
+    (answer.offset, answer.timestamp, answer.leader_epoch)
+}
+
+fn batch_at(timestamp: i64, value: &str) -> Bytes {
+    let mut builder = BatchBuilder::new(Compression::None);
+    builder.append(timestamp, None, Some(value.as_bytes()), &[]);
+    builder.build().unwrap()
+}
+
+#[test]
+fn list_offsets_answers_earliest_latest_max_timestamp_and_by_time() {
+    let dir = DataDir::new("wire-list-offsets").unwrap();
+    let broker = start_broker(&dir);
+    let mut conn = Connection::open(broker.kafka_addr());
+    create_ok(&mut conn, "times", 1, &[]);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 60_000;
+    for (ts, v) in [(t, "a"), (t + 10, "b"), (t + 5, "c")] {
+        assert_eq!(
+            produce(&mut conn, "times", 0, -1, batch_at(ts, v)).error_code,
+            NONE
+        );
+    }
+    assert_eq!(list_offset(&mut conn, "times", -2).0, 0, "earliest");
+    assert_eq!(list_offset(&mut conn, "times", -1), (3, -1, 0), "latest");
+    assert_eq!(
+        list_offset(&mut conn, "times", -3),
+        (1, t + 10, 0),
+        "max timestamp"
+    );
+    assert_eq!(
+        list_offset(&mut conn, "times", t + 6),
+        (1, t + 10, 0),
+        "first at or after"
+    );
+    assert_eq!(list_offset(&mut conn, "times", t), (0, t, 0));
+    assert_eq!(
+        list_offset(&mut conn, "times", t + 100),
+        (-1, -1, -1),
+        "none that late"
+    );
+}
+
+#[test]
+fn offset_for_leader_epoch_answers_from_the_epoch_cache_and_checks_the_current_epoch() {
+    let dir = DataDir::new("wire-epochs").unwrap();
+    let broker = start_broker(&dir);
+    let mut conn = Connection::open(broker.kafka_addr());
+    create_ok(&mut conn, "epochs", 1, &[]);
+    assert_eq!(
+        produce(&mut conn, "epochs", 0, -1, batch(4, 10)).error_code,
+        NONE
+    );
+    let ask = |conn: &mut Connection, current: i32, epoch: i32| {
+        let body = OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(topic_name("epochs"))
+                    .with_partitions(vec![
+                        offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                            .with_partition(0)
+                            .with_current_leader_epoch(current)
+                            .with_leader_epoch(epoch),
+                    ]),
+            ]);
+        let ResponseBody::OffsetForLeaderEpoch(response) =
+            conn.call(4, RequestBody::OffsetForLeaderEpoch(body))
+        else {
+            unreachable!("decoded for OffsetForLeaderEpoch")
+        };
+        let p = &response.topics[0].partitions[0];
+        (p.error_code, p.leader_epoch, p.end_offset)
+    };
+    // Epoch 0 is the latest: its end is the log end (KIP-279).
+    assert_eq!(ask(&mut conn, 0, 0), (NONE, 0, 4));
+    assert_eq!(
+        ask(&mut conn, -1, 0),
+        (NONE, 0, 4),
+        "no current epoch: not checked"
+    );
+    // A client that believes in a newer leader epoch than the broker's: UNKNOWN_LEADER_EPOCH.
+    assert_eq!(ask(&mut conn, 3, 0).0, 75);
+}
+
+#[test]
+fn retention_bytes_set_by_alter_configs_deletes_old_segments() {
+    let dir = DataDir::new("wire-retention").unwrap();
+    let broker = Broker::builder(&dir)
+        .host(loopback_host())
+        .config("log.retention.check.interval.ms", "100")
+        .start()
+        .unwrap();
+    let mut conn = Connection::open(broker.kafka_addr());
+    create_ok(&mut conn, "kept", 1, &[("segment.bytes", "1024")]);
+    for _ in 0..20 {
+        assert_eq!(
+            produce(&mut conn, "kept", 0, -1, batch(1, 400)).error_code,
+            NONE
+        );
+    }
+    thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        list_offset(&mut conn, "kept", -2).0,
+        0,
+        "no retention limit yet"
+    );
+    let body = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        incremental_alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("kept"))
+            .with_configs(vec![
+                incremental_alter_configs_request::AlterableConfig::default()
+                    .with_name(StrBytes::from_static_str("retention.bytes"))
+                    .with_config_operation(0)
+                    .with_value(Some(StrBytes::from_static_str("2048"))),
+            ]),
+    ]);
+    let ResponseBody::IncrementalAlterConfigs(response) =
+        conn.call(1, RequestBody::IncrementalAlterConfigs(body))
+    else {
+        unreachable!("decoded for IncrementalAlterConfigs")
+    };
+    assert_eq!(response.responses[0].error_code, NONE, "{response:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let start = loop {
+        let start = list_offset(&mut conn, "kept", -2).0;
+        if start > 0 || Instant::now() > deadline {
+            break start;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        start >= 14,
+        "old segments deleted down to about 2 KiB: log start {start}"
+    );
+    assert_eq!(
+        list_offset(&mut conn, "kept", -1).0,
+        20,
+        "the log end stays"
+    );
+    // Fetching below the new log start is out of range.
+    let below =
+        fetched_partition(conn.call(FETCH_VERSION, fetch_request("kept", 0, 0, 0, 1, 1 << 20)));
+    assert_eq!(below.error_code, OFFSET_OUT_OF_RANGE);
+}
+
+#[test]
+fn clients_may_not_write_or_delete_the_internal_offsets_topic() {
+    let dir = DataDir::new("wire-internal").unwrap();
+    let broker = start_broker(&dir);
+    let mut conn = Connection::open(broker.kafka_addr());
+    // FindCoordinator creates __consumer_offsets.
+    let body = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g"));
+    let ResponseBody::FindCoordinator(found) = conn.call(3, RequestBody::FindCoordinator(body))
+    else {
+        unreachable!("decoded for FindCoordinator")
+    };
+    assert_eq!(found.error_code, NONE);
+    assert_eq!(found.port, i32::from(broker.kafka_addr().port()));
+    let answer = produce(&mut conn, "__consumer_offsets", 0, -1, batch(1, 10));
+    assert_eq!(answer.error_code, INVALID_TOPIC_EXCEPTION);
+    let body = DeleteTopicsRequest::default()
+        .with_topic_names(vec![topic_name("__consumer_offsets")])
+        .with_timeout_ms(1000);
+    let ResponseBody::DeleteTopics(deleted) = conn.call(5, RequestBody::DeleteTopics(body)) else {
+        unreachable!("decoded for DeleteTopics")
+    };
+    let result = &deleted.responses[0];
+    assert_eq!(result.error_code, 42, "INVALID_REQUEST: {result:?}");
+    assert!(result
+        .error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("internal")));
+}
