@@ -1,0 +1,1 @@
+//! fastdata-kv (being built).
