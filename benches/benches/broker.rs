@@ -18,6 +18,7 @@ use fastdata_benches::{
     RECORD_VALUE_BYTES,
 };
 use fastdata_client::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
+use fastdata_server::config::ConfigTable;
 use fastdata_server::{start_broker, BrokerConfig};
 
 /// Criterion samples per benchmark.

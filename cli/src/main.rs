@@ -16,6 +16,7 @@ mod consume;
 mod dev;
 mod group;
 mod produce;
+mod service;
 mod topic;
 
 use std::process::ExitCode;

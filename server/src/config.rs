@@ -119,34 +119,105 @@ impl KeyInfo {
     }
 }
 
-macro_rules! broker_config {
-    ($($(#[doc = $doc:literal])+ $key:literal => $field:ident: $ty:ty = $default:expr;)*) => {
-        /// The broker's configuration; see the module documentation for its sources.
+/// The shared behaviour of every configuration table (the broker's, the node's): keys with
+/// documentation, setting from text with the source named in errors, the TOML file, the
+/// environment, and `--print-config`. [`config_table!`] implements it.
+pub trait ConfigTable: Default {
+    /// Every key, in the order `--print-config` shows them.
+    const KEYS: &'static [KeyInfo];
+
+    /// Set `key` from its text form; `source_name` names where it came from, for errors.
+    fn set(&mut self, key: &str, value: &str, source_name: &str) -> Result<(), ConfigError>;
+
+    /// The text form of `key`'s value, `None` for an unknown key.
+    fn get(&self, key: &str) -> Option<String>;
+
+    /// The TOML form of `key`'s value, `None` for an unknown key.
+    fn get_toml(&self, key: &str) -> Option<toml::Value>;
+
+    /// The keys a file, the environment or a flag set (the rest are defaults).
+    fn explicit(&self) -> &BTreeSet<&'static str>;
+
+    /// Apply a TOML document: every table flattened to dotted keys.
+    fn apply_toml(&mut self, text: &str, source_name: &str) -> Result<(), ConfigError> {
+        for (key, value) in flatten_toml(text, source_name)? {
+            self.set(&key, &value, source_name)?;
+        }
+        Ok(())
+    }
+
+    /// Apply a TOML file.
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.apply_toml(&text, &path.display().to_string())
+    }
+
+    /// Apply every `FASTDATA_*` variable of `vars` that names one of this table's keys; other
+    /// `FASTDATA_*` variables are left alone (other tables and tools read some).
+    fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in vars {
+            if let Some(key) = Self::KEYS.iter().find(|k| k.env_var() == name) {
+                self.set(key.name, &value, &name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as a TOML document with each key's documentation, for
+    /// `--print-config`. Loading it back gives the same configuration.
+    fn to_toml_string(&self) -> String {
+        let mut out = String::new();
+        for key in Self::KEYS {
+            let value = self.get_toml(key.name).unwrap_or(toml::Value::from(""));
+            let origin = if self.explicit().contains(key.name) {
+                "set"
+            } else {
+                "default"
+            };
+            let _ = writeln!(out, "# {} ({origin})", key.doc);
+            let _ = writeln!(out, "\"{}\" = {}", key.name, value);
+        }
+        out
+    }
+}
+
+/// Define a configuration struct and its [`ConfigTable`] from one list of
+/// `/// doc` `"dotted.key" => field: Type = default;` entries.
+#[macro_export]
+macro_rules! config_table {
+    ($(#[doc = $sdoc:literal])+ $name:ident {
+        $($(#[doc = $doc:literal])+ $key:literal => $field:ident: $ty:ty = $default:expr;)*
+    }) => {
+        $(#[doc = $sdoc])+
         #[derive(Debug, Clone, PartialEq)]
-        pub struct BrokerConfig {
+        pub struct $name {
             $($(#[doc = $doc])+ pub $field: $ty,)*
             /// The keys a file, the environment or a flag set (the rest are defaults).
-            pub explicit: BTreeSet<&'static str>,
+            pub explicit: std::collections::BTreeSet<&'static str>,
         }
 
-        impl Default for BrokerConfig {
+        impl Default for $name {
             fn default() -> Self {
-                BrokerConfig {
+                $name {
                     $($field: $default,)*
-                    explicit: BTreeSet::new(),
+                    explicit: std::collections::BTreeSet::new(),
                 }
             }
         }
 
-        /// Every key, in the order `--print-config` shows them.
-        pub const KEYS: &[KeyInfo] = &[
-            $(KeyInfo { name: $key, doc: concat!($($doc),+) },)*
-        ];
+        impl $crate::config::ConfigTable for $name {
+            const KEYS: &'static [$crate::config::KeyInfo] = &[
+                $($crate::config::KeyInfo { name: $key, doc: concat!($($doc),+) },)*
+            ];
 
-        impl BrokerConfig {
-            /// Set `key` from its text form; `source_name` names where it came from, for errors.
-            pub fn set(&mut self, key: &str, value: &str, source_name: &str) -> Result<(), ConfigError> {
-                let invalid = |reason: String| ConfigError::InvalidValue {
+            fn set(&mut self, key: &str, value: &str, source_name: &str) -> Result<(), $crate::config::ConfigError> {
+                let invalid = |reason: String| $crate::config::ConfigError::InvalidValue {
                     key: key.to_string(),
                     value: value.to_string(),
                     source_name: source_name.to_string(),
@@ -154,11 +225,11 @@ macro_rules! broker_config {
                 };
                 match key {
                     $($key => {
-                        self.$field = <$ty as ConfigValue>::parse_value(value).map_err(invalid)?;
+                        self.$field = <$ty as $crate::config::ConfigValue>::parse_value(value).map_err(invalid)?;
                         self.explicit.insert($key);
                     })*
                     _ => {
-                        return Err(ConfigError::UnknownKey {
+                        return Err($crate::config::ConfigError::UnknownKey {
                             key: key.to_string(),
                             source_name: source_name.to_string(),
                         })
@@ -167,25 +238,33 @@ macro_rules! broker_config {
                 Ok(())
             }
 
-            /// The text form of `key`'s value, `None` for an unknown key.
-            pub fn get(&self, key: &str) -> Option<String> {
+            fn get(&self, key: &str) -> Option<String> {
                 match key {
-                    $($key => Some(ConfigValue::render(&self.$field)),)*
+                    $($key => Some($crate::config::ConfigValue::render(&self.$field)),)*
                     _ => None,
                 }
             }
 
             fn get_toml(&self, key: &str) -> Option<toml::Value> {
                 match key {
-                    $($key => Some(ConfigValue::to_toml(&self.$field)),)*
+                    $($key => Some($crate::config::ConfigValue::to_toml(&self.$field)),)*
                     _ => None,
                 }
+            }
+
+            fn explicit(&self) -> &std::collections::BTreeSet<&'static str> {
+                &self.explicit
             }
         }
     };
 }
 
-broker_config! {
+/// Every key of the broker's configuration, in the order `--print-config` shows them.
+pub const KEYS: &[KeyInfo] = <BrokerConfig as ConfigTable>::KEYS;
+
+config_table! {
+    /// The broker's configuration; see the module documentation for its sources.
+    BrokerConfig {
     /// This broker's id in Metadata and FindCoordinator answers.
     "node.id" => node_id: i32 = 0;
     /// Where partitions, topic metadata and producer-id blocks live.
@@ -298,48 +377,10 @@ broker_config! {
     /// Most groups the coordinator keeps (members or committed offsets); JoinGroup and
     /// OffsetCommit for a new group beyond it are refused.
     "group.max.count" => group_max_count: i32 = 100_000;
+    }
 }
 
 impl BrokerConfig {
-    /// Apply a TOML document: every table flattened to dotted keys.
-    pub fn apply_toml(&mut self, text: &str, source_name: &str) -> Result<(), ConfigError> {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::File {
-                path: source_name.to_string(),
-                reason: e.to_string(),
-            })?;
-        let mut flat = Vec::new();
-        flatten(&table, "", &mut flat);
-        for (key, value) in flat {
-            self.set(&key, &value, source_name)?;
-        }
-        Ok(())
-    }
-
-    /// Apply a TOML file.
-    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        self.apply_toml(&text, &path.display().to_string())
-    }
-
-    /// Apply every `FASTDATA_*` variable of `vars` that names a key; other `FASTDATA_*`
-    /// variables are left alone (other parts of the program read some).
-    pub fn apply_env(
-        &mut self,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<(), ConfigError> {
-        for (name, value) in vars {
-            if let Some(key) = KEYS.iter().find(|k| k.env_var() == name) {
-                self.set(key.name, &value, &name)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Check the combinations and ranges the broker cannot work with.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, reason: &str| {
@@ -426,23 +467,6 @@ impl BrokerConfig {
     pub fn advertised_address(&self) -> &str {
         strip_scheme(&self.advertised_listeners)
     }
-
-    /// The effective configuration as a TOML document with each key's documentation, for
-    /// `--print-config`. Loading it back gives the same configuration.
-    pub fn to_toml_string(&self) -> String {
-        let mut out = String::new();
-        for key in KEYS {
-            let value = self.get_toml(key.name).unwrap_or(toml::Value::from(""));
-            let origin = if self.explicit.contains(key.name) {
-                "set"
-            } else {
-                "default"
-            };
-            let _ = writeln!(out, "# {} ({origin})", key.doc);
-            let _ = writeln!(out, "\"{}\" = {}", key.name, value);
-        }
-        out
-    }
 }
 
 fn strip_scheme(address: &str) -> &str {
@@ -450,6 +474,18 @@ fn strip_scheme(address: &str) -> &str {
         .split_once("://")
         .map_or(address, |(_, rest)| rest)
         .trim()
+}
+
+/// A TOML document's (dotted key, text value) pairs, nested tables flattened with dots: what
+/// a process serving several services (`fastdata dev`) hands each service's table.
+pub fn flatten_toml(text: &str, source_name: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+        path: source_name.to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut flat = Vec::new();
+    flatten(&table, "", &mut flat);
+    Ok(flat)
 }
 
 /// Flatten nested TOML tables into (dotted key, text value) pairs.

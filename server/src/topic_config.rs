@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use fastdata_log::{CleanupPolicy, LogConfig};
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, ConfigTable};
 
 /// DescribeConfigs `config_type` values (Kafka's `ConfigType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

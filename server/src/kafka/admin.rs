@@ -25,7 +25,7 @@ use fastdata_protocol::kafka_protocol::protocol::StrBytes;
 use super::errors::{self, KafkaError};
 use super::{blocking, RequestContext};
 use crate::broker::Broker;
-use crate::config::KEYS;
+use crate::config::{ConfigTable, KEYS};
 use crate::topic_config::{self, ConfigSource, ConfigType, TOPIC_KEYS};
 use crate::topics::{TopicError, TopicRegistry};
 
