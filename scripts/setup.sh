@@ -3,9 +3,10 @@
 #
 #   bash scripts/setup.sh          what building and running needs
 #   bash scripts/setup.sh --test   also what the test command needs: cargo-fuzz, Debian's kcat and curl,
-#                                  and a Python virtualenv with the Kafka clients pinned in
-#                                  tests/clients/requirements.txt (FASTDATA_VENV, default
-#                                  ~/.cache/fastdata-venv, outside the clone so CI runs reuse it)
+#                                  and a Python virtualenv with the Kafka clients, cassandra-driver
+#                                  and cqlsh pinned in tests/clients/requirements.txt
+#                                  (FASTDATA_VENV, default ~/.cache/fastdata-venv, outside the
+#                                  clone so CI runs reuse it; cqlsh is $FASTDATA_VENV/bin/cqlsh)
 #
 # Idempotent and quick when everything is present: each package is checked with `dpkg -s` and
 # apt-get runs (update once, then install) only if something is missing; the virtualenv is
@@ -18,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --test) test_mode=1 ;;
         -h | --help)
-            sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -106,7 +107,7 @@ if ((test_mode)); then
     flock 9
     stamp="$venv/.fastdata-requirements"
     want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-    imports='import kafka, confluent_kafka, lz4.frame, snappy, zstandard, crc32c'
+    imports='import kafka, confluent_kafka, lz4.frame, snappy, zstandard, crc32c, cassandra.cluster, cqlshlib.cqlshmain'
     if [[ -e "$venv" ]] && ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
         say "virtualenv $venv is broken (its python or pip does not run); recreating it"
         rm -rf "$venv"
@@ -116,7 +117,7 @@ if ((test_mode)); then
         python3 -m venv "$venv"
     fi
     if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]] || ! "$venv/bin/python" -c "$imports" >/dev/null 2>&1; then
-        say "installing the Python Kafka clients (tests/clients/requirements.txt) into $venv"
+        say "installing the Python clients (tests/clients/requirements.txt) into $venv"
         rm -f "$stamp"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
             --only-binary ':all:' --requirement "$requirements"
@@ -124,6 +125,7 @@ if ((test_mode)); then
         echo "$want" >"$stamp"
     fi
     say "$("$venv/bin/python" -c 'import sys, kafka, confluent_kafka as ck; print("python %s: kafka-python %s, confluent-kafka %s (librdkafka %s)" % (sys.version.split()[0], kafka.__version__, ck.version(), ck.libversion()[0]))') in $venv"
+    say "$("$venv/bin/python" -c 'import cassandra; from cassandra.cython_deps import HAVE_CYTHON; print("cassandra-driver %s (%s)" % (cassandra.__version__, "C extensions" if HAVE_CYTHON else "pure Python"))'), $("$venv/bin/cqlsh" --version)"
     say "$(kcat -V 2>&1 | grep -m1 '^Version')"
     exec 9>&-
 fi

@@ -2,8 +2,9 @@
 # THE test command: what `.ci/run` calls and what passes before anything is merged.
 #
 #   1. setup:  installs what the machine lacks (scripts/setup.sh --test), the third-party Kafka
-#              clients included, and exports where they are (FASTDATA_PYTHON, the virtualenv's
-#              python; FASTDATA_KCAT) for the client tests (see tests/src/clients.rs)
+#              and CQL clients included, and exports where they are (FASTDATA_PYTHON, the
+#              virtualenv's python; FASTDATA_KCAT; FASTDATA_CQLSH, the virtualenv's cqlsh) for the
+#              client tests (see tests/src/clients.rs and tests/src/cql_clients.rs)
 #   2. build:  the `fastdata` binary, first, and exports FASTDATA_BIN so every end-to-end test
 #              runs exactly this binary (see tests/src/binary.rs)
 #   3. tests:  `cargo test --workspace --all-targets` (libraries, binaries, integration tests, and
@@ -74,9 +75,11 @@ fi
 export FASTDATA_BIN="$CARGO_TARGET_DIR/debug/fastdata"
 export FASTDATA_PYTHON="${FASTDATA_VENV:-$HOME/.cache/fastdata-venv}/bin/python"
 export FASTDATA_KCAT="${FASTDATA_KCAT:-$(command -v kcat || echo kcat)}"
+export FASTDATA_CQLSH="${FASTDATA_VENV:-$HOME/.cache/fastdata-venv}/bin/cqlsh"
 echo "FASTDATA_BIN=$FASTDATA_BIN"
 echo "FASTDATA_PYTHON=$FASTDATA_PYTHON"
 echo "FASTDATA_KCAT=$FASTDATA_KCAT"
+echo "FASTDATA_CQLSH=$FASTDATA_CQLSH"
 
 run_step "cargo test (all targets)" cargo test --workspace --all-targets
 run_step "cargo test (doc tests)" cargo test --workspace --doc
