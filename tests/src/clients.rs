@@ -159,7 +159,7 @@ pub fn client_command(client: KafkaClient) -> Result<ProcessBuilder> {
 }
 
 /// `tests/clients/`, where the Python drivers are.
-fn clients_dir() -> PathBuf {
+pub(crate) fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
@@ -173,17 +173,24 @@ fn locate(client: KafkaClient) -> Result<PathBuf> {
             check_kcat(kcat)
         }
         Some((module, _)) => {
-            let python = std::env::var_os(PYTHON_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME")
-                        .map(|home| PathBuf::from(home).join(".cache/fastdata-venv/bin/python"))
-                })
-                .ok_or_else(|| anyhow!("neither {PYTHON_ENV} nor HOME is set"))?;
-            check_python(client, module, python)
+            check_python(client.name(), module, venv_program(PYTHON_ENV, "python")?)
         }
     }
+}
+
+/// A program of the test virtualenv: `$env_var` if set, else `~/.cache/fastdata-venv/bin/NAME`.
+pub(crate) fn venv_program(env_var: &str, name: &str) -> Result<PathBuf> {
+    std::env::var_os(env_var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| {
+                PathBuf::from(home)
+                    .join(".cache/fastdata-venv/bin")
+                    .join(name)
+            })
+        })
+        .ok_or_else(|| anyhow!("neither {env_var} nor HOME is set"))
 }
 
 fn check_kcat(kcat: PathBuf) -> Result<PathBuf> {
@@ -203,7 +210,8 @@ fn check_kcat(kcat: PathBuf) -> Result<PathBuf> {
     }
 }
 
-fn check_python(client: KafkaClient, module: &str, python: PathBuf) -> Result<PathBuf> {
+/// `python`, checked to import `module`; the error names `client` and [`SETUP_COMMAND`].
+pub(crate) fn check_python(client: &str, module: &str, python: PathBuf) -> Result<PathBuf> {
     let output = Command::new(&python)
         .arg("-c")
         .arg(format!("import {module}"))
@@ -220,7 +228,7 @@ fn check_python(client: KafkaClient, module: &str, python: PathBuf) -> Result<Pa
     bail!(
         "{} is not installed for {} ({why}); run `{SETUP_COMMAND}`, which installs it into \
          ~/.cache/fastdata-venv ({PYTHON_ENV} overrides the interpreter)",
-        client.name(),
+        client,
         python.display()
     )
 }
@@ -1123,7 +1131,7 @@ mod tests {
     #[test]
     fn a_missing_client_names_the_setup_command() {
         let python = PathBuf::from("/nonexistent/fastdata-python");
-        let err = check_python(KafkaClient::KafkaPython, "kafka", python).unwrap_err();
+        let err = check_python(KafkaClient::KafkaPython.name(), "kafka", python).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
             msg.contains(SETUP_COMMAND) && msg.contains("kafka-python"),
@@ -1131,7 +1139,7 @@ mod tests {
         );
         // An interpreter without the library: the import error is quoted.
         let err = check_python(
-            KafkaClient::ConfluentKafka,
+            KafkaClient::ConfluentKafka.name(),
             "fastdata_no_such_module",
             "sh".into(),
         )

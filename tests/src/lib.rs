@@ -23,14 +23,21 @@
 //!   log paths, and can be killed (SIGKILL), terminated (SIGTERM, exit status 0 required) and
 //!   restarted on the same data and the same ports. [`loopback_host`] gives each test a
 //!   127.0.0.x address of its own; [`http_get`] is the small HTTP/1.0 client behind `/ready`.
+//! - [`Node`] (built with [`NodeBuilder`]) is a `fastdata node` process (the CQL store), the
+//!   same way: its CQL listener (`cql_addr()`, `contact_point()`) and admin port, kill,
+//!   terminate, restart on the same data and ports, `/metrics`. Broker and node share one
+//!   process life cycle (`server.rs`), each with its subcommand, listener flags and listening
+//!   line.
+//! - [`cql_clients`] runs the third-party CQL clients (cqlsh and cassandra-driver from the test
+//!   virtualenv) and `fastdata cql` against a node, and parses what they print.
 //! - [`clients`] runs the third-party Kafka clients (Debian's kcat, confluent-kafka,
 //!   kafka-python) as [`Process`]es against a broker and parses what they print into records and
 //!   group events; [`clients::client_command`] is the one place that finds them, and it fails
 //!   naming `bash scripts/setup.sh --test` when one is missing.
 //!
 //! What it owns: finding binaries and clients, directories, spawning, signals, logs, starting
-//! and stopping brokers, driving third-party clients. What it does not own (yet): the CQL node (it joins with the store's issue, built the
-//! same way) and clusters of several servers (with replication).
+//! and stopping brokers and nodes, driving third-party clients. What it does not own (yet):
+//! clusters of several servers (with replication).
 //!
 //! This crate is Linux-only (it reads `/proc` and uses Linux's parent-death signal).
 //!
@@ -47,14 +54,16 @@
 mod binary;
 mod broker;
 pub mod clients;
+pub mod cql_clients;
 mod data_dir;
 pub mod log_workload;
+mod node;
 mod process;
+mod server;
 
 pub use binary::{fastdata_bin, try_fastdata_bin, FASTDATA_BIN_ENV};
-pub use broker::{
-    http_get, loopback_host, Broker, BrokerBuilder, HttpResponse, BROKER_START_TIMEOUT,
-    BROKER_STOP_TIMEOUT,
-};
+pub use broker::{Broker, BrokerBuilder, BROKER_START_TIMEOUT, BROKER_STOP_TIMEOUT};
 pub use data_dir::{test_data_root, DataDir, KEEP_TEST_DATA_ENV, TEST_DATA_DIR_ENV};
+pub use node::{Node, NodeBuilder, NODE_START_TIMEOUT, NODE_STOP_TIMEOUT};
 pub use process::{Process, ProcessBuilder};
+pub use server::{http_get, loopback_host, HttpResponse};
