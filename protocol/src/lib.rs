@@ -13,8 +13,10 @@
 //!   such allocations as lazy `MAP_NORESERVE` mappings, so they cost address space, not memory,
 //!   and the decode fails when the frame runs out. The broker must not accept connections
 //!   without it.
-//! - Later: CQL native protocol v4 framing, and the internal `.proto` messages between our
-//!   servers.
+//! - [`cql`]: the CQL native protocol v4 as the node speaks it — framing bounded by the frame
+//!   limit ([`cql::FrameDecoder`]), request decoding ([`cql::decode_request`]), response
+//!   encoding ([`cql::encode_response`]), lz4 and snappy body compression.
+//! - Later: the internal `.proto` messages between our servers.
 //!
 //! It does not own sockets, connections, buffering policy, or any broker or store state: the
 //! decoders take bytes the caller read and return values or a typed [`ProtocolError`]; the
@@ -27,6 +29,7 @@
 //! tolerates exactly it.
 
 pub mod alloc;
+pub mod cql;
 pub mod error;
 pub mod kafka;
 
