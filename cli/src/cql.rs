@@ -6,7 +6,8 @@
 //! are blanked before the text is sent), so it may span lines; `BEGIN BATCH ... APPLY BATCH;`
 //! is one statement. The shell's own commands (`CONSISTENCY`, `SERIAL CONSISTENCY`, `PAGING`,
 //! `EXPAND`, `SOURCE`, `SHOW`, `HELP`, `EXIT`, `QUIT`) also end at the end of their line, and
-//! `DESCRIBE`/`DESC` and `USE` go to the server as cqlsh 6 sends them.
+//! `DESCRIBE`/`DESC` and `USE` go to the server as cqlsh 6 sends them. With `--prepared` (not
+//! in cqlsh) every other statement is PREPAREd and then EXECUTEd, as applications run them.
 //!
 //! Output is cqlsh's: rows as a table (names left-aligned, values right-aligned, a header and
 //! a `---+---` rule) followed by `(N rows)`, or as vertical records with `EXPAND ON`; values
@@ -34,6 +35,7 @@ use scylla::errors::{DbError, ExecutionError, PrepareError, RequestAttemptError}
 use scylla::frame::response::result::{CollectionType, ColumnType, NativeType};
 use scylla::response::query_result::QueryResult;
 use scylla::response::{PagingState, PagingStateResponse};
+use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency, Statement};
 use scylla::value::{CqlValue, Row};
 use unicode_width::UnicodeWidthStr;
@@ -85,6 +87,10 @@ pub struct CqlArgs {
     /// Start in this keyspace (as `USE KEYSPACE`).
     #[arg(short = 'k', long = "keyspace", value_name = "KEYSPACE")]
     keyspace: Option<String>,
+    /// Run every CQL statement but USE and DESCRIBE as applications do: PREPARE it, then
+    /// EXECUTE it (not in cqlsh).
+    #[arg(long)]
+    prepared: bool,
 }
 
 /// Runs `fastdata cql`.
@@ -108,6 +114,7 @@ pub fn run(args: CqlArgs) -> anyhow::Result<ExitCode> {
         page_size: DEFAULT_PAGE_SIZE,
         expand: false,
         keyspace: None,
+        prepared: args.prepared,
         tty: interactive,
         failed: false,
         stop: false,
@@ -176,6 +183,7 @@ struct Shell {
     page_size: i32,
     expand: bool,
     keyspace: Option<String>,
+    prepared: bool,
     tty: bool,
     failed: bool,
     stop: bool,
@@ -289,14 +297,14 @@ impl Shell {
             "HELP" | "?" => print_help(),
             "DESCRIBE" | "DESC" => self.describe(source, line, statement, &args),
             "USE" => {
-                if self.execute(source, line, statement).is_some() {
+                if self.execute(source, line, statement, true).is_some() {
                     self.keyspace = args
                         .first()
                         .map(|ks| unquote_name(ks.trim_end_matches(';')));
                 }
             }
             _ => {
-                if let Some(result) = self.execute(source, line, statement) {
+                if let Some(result) = self.execute(source, line, statement, false) {
                     self.print_result(result);
                 }
             }
@@ -455,50 +463,93 @@ impl Shell {
         );
     }
 
-    /// Sends `statement` to the server with the shell's consistency and paging; the pages of
-    /// its result (one page when paging is off or the result has no rows), or `None` after
-    /// printing the error.
-    fn execute(&mut self, source: &Source, line: usize, statement: &str) -> Option<Pages> {
-        let mut query = Statement::new(statement.trim().trim_end_matches(';').to_owned());
-        query.set_consistency(self.consistency);
-        query.set_serial_consistency(Some(self.serial_consistency));
-        let mut pages = Pages {
-            query,
-            next: None,
-            first: None,
-        };
-        if self.paging {
-            pages.query.set_page_size(self.page_size);
-            match self.runtime.block_on(self.session.query_single_page(
-                pages.query.clone(),
-                (),
-                PagingState::start(),
-            )) {
-                Ok((result, response)) => {
-                    pages.next = match response {
-                        PagingStateResponse::HasMorePages { state } => Some(state),
-                        PagingStateResponse::NoMorePages => None,
-                    };
-                    pages.first = Some(result);
+    /// Sends `statement` to the server with the shell's consistency and paging (prepared first
+    /// with `--prepared`, unless `plain`); the pages of its result, or `None` after printing
+    /// the error.
+    fn execute(
+        &mut self,
+        source: &Source,
+        line: usize,
+        statement: &str,
+        plain: bool,
+    ) -> Option<Pages> {
+        let text = statement.trim().trim_end_matches(';').to_owned();
+        let query = if self.prepared && !plain {
+            match self.runtime.block_on(self.session.prepare(text)) {
+                Ok(mut prepared) => {
+                    prepared.set_consistency(self.consistency);
+                    prepared.set_serial_consistency(Some(self.serial_consistency));
+                    prepared.set_page_size(self.page_size);
+                    Query::Prepared(prepared)
                 }
                 Err(err) => {
-                    self.execution_error(source, line, &err);
+                    self.execution_error(source, line, &ExecutionError::PrepareError(err));
                     return None;
                 }
             }
         } else {
-            match self
-                .runtime
-                .block_on(self.session.query_unpaged(pages.query.clone(), ()))
-            {
-                Ok(result) => pages.first = Some(result),
-                Err(err) => {
-                    self.execution_error(source, line, &err);
-                    return None;
-                }
+            let mut query = Statement::new(text);
+            query.set_consistency(self.consistency);
+            query.set_serial_consistency(Some(self.serial_consistency));
+            query.set_page_size(self.page_size);
+            Query::Plain(query)
+        };
+        let mut pages = Pages {
+            query,
+            paged: self.paging,
+            next: None,
+            first: None,
+            source: source.name.clone(),
+            line,
+        };
+        match self.fetch(&pages, PagingState::start()) {
+            Ok((result, next)) => {
+                pages.first = Some(result);
+                pages.next = next;
+                Some(pages)
+            }
+            Err(err) => {
+                self.execution_error(source, line, &err);
+                None
             }
         }
-        Some(pages)
+    }
+
+    /// One page of `pages`' query from `state` (all of it when paging is off), and where the
+    /// next page starts.
+    fn fetch(
+        &self,
+        pages: &Pages,
+        state: PagingState,
+    ) -> Result<(QueryResult, Option<PagingState>), Box<ExecutionError>> {
+        let session = &self.session;
+        let (result, response) = match (&pages.query, pages.paged) {
+            (Query::Plain(q), true) => self
+                .runtime
+                .block_on(session.query_single_page(q.clone(), (), state))
+                .map_err(Box::new)?,
+            (Query::Plain(q), false) => (
+                self.runtime
+                    .block_on(session.query_unpaged(q.clone(), ()))
+                    .map_err(Box::new)?,
+                PagingStateResponse::NoMorePages,
+            ),
+            (Query::Prepared(p), true) => self
+                .runtime
+                .block_on(session.execute_single_page(p, (), state))
+                .map_err(Box::new)?,
+            (Query::Prepared(p), false) => (
+                self.runtime
+                    .block_on(session.execute_unpaged(p, ()))
+                    .map_err(Box::new)?,
+                PagingStateResponse::NoMorePages,
+            ),
+        };
+        let next = match response {
+            PagingStateResponse::HasMorePages { state } => Some(state),
+            PagingStateResponse::NoMorePages => None,
+        };
+        Ok((result, next))
     }
 
     /// The next page of `pages`, or `None` at the end (a failure is printed and ends it).
@@ -507,18 +558,14 @@ impl Shell {
             return Some(first);
         }
         let state = pages.next.take()?;
-        match self.runtime.block_on(
-            self.session
-                .query_single_page(pages.query.clone(), (), state),
-        ) {
-            Ok((result, response)) => {
-                if let PagingStateResponse::HasMorePages { state } = response {
-                    pages.next = Some(state);
-                }
+        match self.fetch(pages, state) {
+            Ok((result, next)) => {
+                pages.next = next;
                 Some(result)
             }
             Err(err) => {
-                self.execution_error(&Source::new("<stdin>".to_owned()), 0, &err);
+                let source = Source::new(pages.source.clone());
+                self.execution_error(&source, pages.line, &err);
                 None
             }
         }
@@ -605,7 +652,7 @@ impl Shell {
     /// cqlsh prints them for each kind.
     fn describe(&mut self, source: &Source, line: usize, statement: &str, args: &[&str]) {
         let consistency = std::mem::replace(&mut self.consistency, Consistency::LocalOne);
-        let pages = self.execute(source, line, statement);
+        let pages = self.execute(source, line, statement, true);
         self.consistency = consistency;
         let Some(mut pages) = pages else {
             return;
@@ -723,9 +770,19 @@ impl Shell {
 
 /// The pages of one statement's result, fetched as they are printed.
 struct Pages {
-    query: Statement,
+    query: Query,
+    paged: bool,
     next: Option<PagingState>,
     first: Option<QueryResult>,
+    /// Where the statement came from, for an error on a later page.
+    source: String,
+    line: usize,
+}
+
+/// A statement as sent: a plain QUERY, or PREPAREd and EXECUTEd.
+enum Query {
+    Plain(Statement),
+    Prepared(PreparedStatement),
 }
 
 fn print_warnings(result: &QueryResult) {

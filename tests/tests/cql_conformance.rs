@@ -5,7 +5,9 @@
 //! `conf_NAME`. An expected line `~TEXT` matches any line starting with TEXT.
 //!
 //! Every script runs, and the test fails at the end listing each script whose output differs,
-//! with the first differing line and both outputs in full.
+//! with the first differing line and both outputs in full. The suite runs twice, on a node each:
+//! as written (QUERY), and with `fastdata cql --prepared` (every statement but USE and
+//! DESCRIBE PREPAREd, then EXECUTEd), which must print the same.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -122,7 +124,17 @@ fn the_runner_splits_at_sleeps_and_matches_prefixes() {
 
 #[test]
 fn conformance_scripts_match_their_expected_output() {
-    let dir = DataDir::new("cql-conformance").unwrap();
+    run_suite("cql-conformance", &[]);
+}
+
+#[test]
+fn conformance_scripts_match_their_expected_output_when_every_statement_is_prepared() {
+    run_suite("cql-conformance-prepared", &["--prepared"]);
+}
+
+/// Runs every script with `fastdata cql` and `extra` arguments against a node of its own.
+fn run_suite(name: &str, extra: &[&str]) {
+    let dir = DataDir::new(name).unwrap();
     let node = Node::builder(&dir).host(loopback_host()).start().unwrap();
     let clients = CqlClients::new(node.cql_addr(), &dir);
     let mut failures = Vec::new();
@@ -137,7 +149,8 @@ fn conformance_scripts_match_their_expected_output() {
             let file = format!("{name}.cql");
             fs::write(part_dir.join(&file), part).unwrap();
             let keyspace = format!("conf_{name}");
-            let mut args = vec!["-f", file.as_str()];
+            let mut args = extra.to_vec();
+            args.extend(["-f", file.as_str()]);
             if i > 0 {
                 args.extend(["-k", keyspace.as_str()]);
             }
@@ -155,7 +168,7 @@ fn conformance_scripts_match_their_expected_output() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} scripts differ from their expected output:\n{}",
+        "{} of {} scripts differ from their expected output (fastdata cql {extra:?}):\n{}",
         failures.len(),
         scripts().len(),
         failures.join("\n")
