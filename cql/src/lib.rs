@@ -6,8 +6,11 @@
 //! lexer, the parser and the statement tree the store's executor (`fastdata-kv`) runs. It does
 //! not own storage, networking or sessions.
 
+pub mod error;
+pub mod lexer;
 pub mod types;
 pub mod value;
 
+pub use error::CqlError;
 pub use types::CqlType;
 pub use value::Value;
