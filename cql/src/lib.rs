@@ -6,11 +6,15 @@
 //! lexer, the parser and the statement tree the store's executor (`fastdata-kv`) runs. It does
 //! not own storage, networking or sessions.
 
+pub mod ast;
 pub mod error;
 pub mod lexer;
+pub mod parser;
+mod print;
 pub mod types;
 pub mod value;
 
 pub use error::CqlError;
+pub use parser::{parse_script, parse_statement};
 pub use types::CqlType;
 pub use value::Value;
