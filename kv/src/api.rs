@@ -283,3 +283,114 @@ pub struct NodeIdentity {
     pub release_version: String,
     pub cql_version: String,
 }
+
+/// Cassandra's `commitlog_sync`: when a write is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitlogSync {
+    /// The write returns once in the WAL (the OS page cache); the WAL is synced every
+    /// `commitlog_sync_period_ms`.
+    #[default]
+    Periodic,
+    /// The write returns once the WAL is synced (group commit).
+    Batch,
+}
+
+/// How a [`crate::Store`] opens, with Cassandra's defaults (the node maps its config keys, e.g.
+/// `max.value.size.bytes`, onto these fields).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The node's data directory (RocksDB lives in `DIR/rocksdb`).
+    pub data_dir: std::path::PathBuf,
+    /// `cluster.name` (system.local `cluster_name`).
+    pub cluster_name: String,
+    /// `num.tokens`: the node's tokens, spread evenly over the ring when first generated.
+    pub num_tokens: u32,
+    /// Where clients reach the native transport (system.local `rpc_address`, `rpc_port`).
+    pub rpc_address: std::net::SocketAddr,
+    /// `commitlog.sync`.
+    pub commitlog_sync: CommitlogSync,
+    /// `commitlog.sync.period.ms` (periodic mode).
+    pub commitlog_sync_period_ms: u64,
+    /// `commitlog.sync.group.window.ms` (batch mode: how long a group commit waits for more
+    /// writers; 0 leaves grouping to RocksDB's synced write groups).
+    pub commitlog_sync_group_window_ms: u64,
+    /// `max.value.size.bytes`: a bound value or cell value larger than this is Invalid.
+    pub max_value_size_bytes: usize,
+    /// `batch.size.warn.threshold.bytes`: larger batches are logged.
+    pub batch_size_warn_threshold_bytes: usize,
+    /// `batch.size.fail.threshold.bytes`: larger batches are Invalid.
+    pub batch_size_fail_threshold_bytes: usize,
+    /// `prepared.statements.cache.size`: prepared statements kept (least recently used go).
+    pub prepared_statements_cache_size: usize,
+    /// `max.page.size.rows`: a larger requested page size is served as pages of this size.
+    pub max_page_size_rows: usize,
+    /// `max.in.list.size`: the most values an `IN` restriction (or the cartesian product of
+    /// several) may select.
+    pub max_in_list_size: usize,
+    /// `max.result.size.bytes`: an unpaged result larger than this is Invalid (page it).
+    pub max_result_size_bytes: usize,
+    /// `block.cache.size.bytes`: RocksDB's block cache, shared by every table.
+    pub block_cache_size_bytes: usize,
+    /// `memtable.total.size.bytes`: RocksDB's memtables, all tables together.
+    pub memtable_total_size_bytes: usize,
+}
+
+impl StoreConfig {
+    /// The defaults, with data in `data_dir`.
+    pub fn new(data_dir: impl Into<std::path::PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            cluster_name: "fastdata".into(),
+            num_tokens: 16,
+            rpc_address: std::net::SocketAddr::from(([127, 0, 0, 1], 9042)),
+            commitlog_sync: CommitlogSync::Periodic,
+            commitlog_sync_period_ms: 10_000,
+            commitlog_sync_group_window_ms: 2,
+            max_value_size_bytes: 1 << 20,
+            batch_size_warn_threshold_bytes: 5 << 10,
+            batch_size_fail_threshold_bytes: 50 << 10,
+            prepared_statements_cache_size: 10_000,
+            max_page_size_rows: 10_000,
+            max_in_list_size: 1_000,
+            max_result_size_bytes: 16 << 20,
+            block_cache_size_bytes: 64 << 20,
+            memtable_total_size_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Latencies in buckets, for a Prometheus histogram.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LatencyHistogram {
+    /// Upper bounds (µs) of the buckets; the last bucket (`+Inf`) has none.
+    pub bounds_us: Vec<u64>,
+    /// Observations per bucket (not cumulative): `bounds_us.len() + 1` entries.
+    pub counts: Vec<u64>,
+    pub sum_us: u64,
+    pub count: u64,
+}
+
+/// What the store has done, and RocksDB's figures (`/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreMetrics {
+    /// Statements that read (SELECT, system tables, DESCRIBE) and their latency.
+    pub reads: LatencyHistogram,
+    /// Statements that write (INSERT, UPDATE, DELETE, BATCH) and their latency.
+    pub writes: LatencyHistogram,
+    /// Rows returned by reads.
+    pub rows_read: u64,
+    /// Cells written (each merge written to RocksDB).
+    pub cells_written: u64,
+    /// Statements that failed (any error).
+    pub errors: u64,
+    pub memtable_bytes: u64,
+    pub sst_bytes: u64,
+    pub block_cache_usage_bytes: u64,
+    pub block_cache_capacity_bytes: u64,
+    pub compactions_running: u64,
+    /// Compaction runs of table column families since the store opened.
+    pub compactions_total: u64,
+    pub pending_compaction_bytes: u64,
+    /// RocksDB's estimate of the keys (cells) stored.
+    pub estimated_keys: u64,
+}
