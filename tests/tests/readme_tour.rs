@@ -1,12 +1,37 @@
 //! The README's five-minute tour, run exactly as written: the block between
 //! `<!-- tour:begin -->` and `<!-- tour:end -->` is executed by bash against `fastdata dev` on
-//! its default addresses (Kafka 127.0.0.1:9092, admin 127.0.0.1:9644), with the binary under
-//! test first on the PATH the block sets.
+//! its default addresses (Kafka 127.0.0.1:9092, admin 127.0.0.1:9644, and CQL 127.0.0.1:9042
+//! once the tour has a CQL part), with the binary under test first on the PATH the block sets
+//! and the test virtualenv's cqlsh on the PATH after it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fastdata_tests::{fastdata_bin, DataDir, Process};
+
+/// Waits until `process` has printed each of `lines` (in any order).
+fn wait_for_lines(process: &Process, lines: &[&str]) {
+    let mut missing: Vec<&str> = lines.to_vec();
+    while !missing.is_empty() {
+        let line = process
+            .wait_for_line(START_TIMEOUT, |l| missing.contains(&l))
+            .unwrap();
+        missing.retain(|m| *m != line);
+    }
+}
+
+/// The directory of the test virtualenv's cqlsh (`FASTDATA_CQLSH`, as `scripts/test.sh`
+/// exports it, else the default virtualenv).
+fn cqlsh_dir() -> PathBuf {
+    let cqlsh = std::env::var_os("FASTDATA_CQLSH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/fastdata-venv/bin/cqlsh")
+        });
+    cqlsh.parent().expect("a directory").to_path_buf()
+}
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const TOUR_TIMEOUT: Duration = Duration::from_secs(180);
@@ -38,10 +63,15 @@ fn the_readme_tour_works_as_written() {
         .name("dev")
         .spawn(&dir)
         .unwrap();
-    dev.wait_for_line(START_TIMEOUT, |l| l == "kafka listening on 127.0.0.1:9092")
-        .unwrap();
-    dev.wait_for_line(START_TIMEOUT, |l| l == "admin listening on 127.0.0.1:9644")
-        .unwrap();
+    let cql_tour = block.contains("fastdata cql") || block.contains("cqlsh");
+    let mut listening = vec![
+        "kafka listening on 127.0.0.1:9092",
+        "admin listening on 127.0.0.1:9644",
+    ];
+    if cql_tour {
+        listening.push("cql listening on 127.0.0.1:9042");
+    }
+    wait_for_lines(&dev, &listening);
 
     // `export PATH=${CARGO_TARGET_DIR:-...}/debug:$PATH` must find the binary under test.
     let bin = fastdata_bin();
@@ -52,9 +82,16 @@ fn the_readme_tour_works_as_written() {
         .to_path_buf();
     let script = dir.join("tour.sh");
     std::fs::write(&script, format!("set -euo pipefail\n{block}\n")).unwrap();
+    let path = format!(
+        "{}:{}",
+        std::env::var("PATH").unwrap_or_default(),
+        cqlsh_dir().display()
+    );
     let mut tour = Process::builder("bash")
         .arg(&script)
         .env("CARGO_TARGET_DIR", &target)
+        .env("PATH", path)
+        .env_remove("TZ")
         .current_dir(dir.path())
         .name("tour")
         .spawn(&dir)
@@ -103,6 +140,18 @@ fn the_readme_tour_works_as_written() {
         out.contains("fastdata_kafka_requests_total{api=\"Produce\"}"),
         "{out}"
     );
+
+    if cql_tour {
+        // Each CQL part's SELECT prints its rows as cqlsh does, and nothing failed.
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with('(') && l.ends_with(" rows)")),
+            "no CQL result in the tour's output: {out}"
+        );
+        assert!(!out.contains("Error from server"), "{out}");
+        assert!(dir.join("data/node").exists());
+    }
 
     let status = dev.terminate(START_TIMEOUT).unwrap();
     assert!(status.success(), "{status:?}");
