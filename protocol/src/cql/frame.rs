@@ -148,6 +148,22 @@ impl FrameDecoder {
         self.max_frame_bytes
     }
 
+    /// The length (header included) of the frame whose header opens `buf`, once that header
+    /// is in, when it is a v4 frame within the limit: what the connection reserves from a
+    /// node-wide budget before reading the rest. `None` otherwise (more bytes needed, or a
+    /// frame [`decode`](Self::decode) will refuse).
+    pub fn announced_frame_bytes(&self, buf: &[u8]) -> Option<usize> {
+        if self.discarding > 0 {
+            return None;
+        }
+        let header = buf.first_chunk::<HEADER_BYTES>()?;
+        if header[0] & 0x7F != VERSION {
+            return None;
+        }
+        let length = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as usize;
+        Some(HEADER_BYTES + length).filter(|&total| total <= self.max_frame_bytes)
+    }
+
     /// Take the next frame off the front of `buf`: `None` when more bytes are needed (room
     /// for the rest of an announced frame is then reserved, never more than the limit).
     ///
@@ -301,6 +317,24 @@ mod tests {
         // A frame exactly at the limit is accepted.
         let mut buf = BytesMut::from(&frame_of_total(limit)[..]);
         assert!(decoder.decode(&mut buf).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_frames_length_is_known_once_its_header_is_in() {
+        let decoder = FrameDecoder::new(64);
+        let whole = frame(4, 1, 0x07, &[0; 20]);
+        assert_eq!(decoder.announced_frame_bytes(&whole[..8]), None);
+        assert_eq!(decoder.announced_frame_bytes(&whole[..9]), Some(29));
+        assert_eq!(
+            decoder.announced_frame_bytes(&frame(4, 1, 0x07, &[0; 56])),
+            None,
+            "too big"
+        );
+        assert_eq!(
+            decoder.announced_frame_bytes(&frame(5, 1, 0x05, &[])),
+            None,
+            "not v4"
+        );
     }
 
     fn frame_of_total(total: usize) -> Vec<u8> {
