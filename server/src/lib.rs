@@ -17,6 +17,7 @@ pub mod config;
 pub mod group;
 mod kafka;
 pub mod metrics;
+pub mod node;
 pub mod producer_ids;
 pub mod topic_config;
 pub mod topics;

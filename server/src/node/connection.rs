@@ -1,0 +1,335 @@
+//! The CQL listener: accepting connections (at most
+//! `native.transport.max.concurrent.connections`), and per connection reading frames,
+//! running requests concurrently and writing each answer as soon as it is ready, on its
+//! stream, whatever the order (CQL streams are independent, unlike Kafka's ordered answers).
+//!
+//! A connection is one task. It takes whole frames off what it read
+//! ([`FrameDecoder`], bounded by `native.transport.max.frame.size.bytes`) and hands each to
+//! its [`Session`], which answers at once (OPTIONS, STARTUP, REGISTER, protocol errors) or
+//! returns a store call; calls run on blocking threads, at most
+//! `native.transport.max.requests.per.connection` at a time, and past that the connection
+//! stops reading until answers drain, so a client that pipelines without bound meets
+//! backpressure. Each frame's bytes are also reserved, as soon as its header is in and until
+//! it is answered, from `native.transport.max.request.data.in.flight.bytes` across all
+//! connections, so what all clients together can make the node hold is bounded; when that
+//! budget is spent, connections stop reading. Answers that finish together share one write. A connection that
+//! REGISTERed for SCHEMA_CHANGE also receives, on stream -1, an EVENT for every schema
+//! change any connection makes (a bounded broadcast).
+//!
+//! Bad input is answered and the connection goes on (Cassandra's behaviour), except a frame
+//! of another protocol version: answered, then closed, as drivers expect when they step down.
+//! On shutdown a connection reads no more requests, answers those in flight, then closes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use fastdata_kv::api::QueryResult;
+use fastdata_protocol::cql::{encode_response, ErrorBody, FrameDecoder, Response, EVENT_STREAM};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, warn};
+
+use super::backend::Backend;
+use super::convert;
+use super::session::{Call, Session, Step};
+use super::Node;
+
+/// Output buffered beyond this is written before more frames are taken.
+const WRITE_CHUNK_BYTES: usize = 64 * 1024;
+/// Room made for each read.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// Accept connections until shutdown; each is served by its own task.
+pub(crate) async fn serve(node: Arc<Node>, listener: TcpListener) {
+    let limit =
+        usize::try_from(node.config.native_transport_max_concurrent_connections).unwrap_or(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limit));
+    let budget = Arc::new(Semaphore::new(
+        usize::try_from(
+            node.config
+                .native_transport_max_request_data_in_flight_bytes,
+        )
+        .unwrap_or(0),
+    ));
+    loop {
+        let accepted = tokio::select! {
+            _ = node.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(%e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            warn!(
+                %peer,
+                limit, "native.transport.max.concurrent.connections reached; closing the new connection"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let n = node.clone();
+        let budget = budget.clone();
+        node.tasks.spawn(async move {
+            n.metrics.connection(1);
+            if let Err(e) = serve_connection(&n, stream, peer, budget).await {
+                debug!(%peer, %e, "connection closed");
+            }
+            n.metrics.connection(-1);
+            drop(permit);
+        });
+    }
+}
+
+/// A request being answered: where the answer goes and what the store made of it.
+struct Done {
+    stream: i16,
+    opcode: &'static str,
+    started: Instant,
+    response: Response,
+    /// A `USE` the connection must apply.
+    keyspace: Option<String>,
+    /// The request's bytes, reserved from the node-wide budget until it is answered.
+    _reserved: Option<OwnedSemaphorePermit>,
+}
+
+/// Run a call on the store (on a blocking thread) and turn its outcome into an answer; a
+/// schema change is announced to every registered connection.
+fn run(node: &Node, call: Call) -> (Response, Option<String>) {
+    let backend: &dyn Backend = node.backend.as_ref();
+    let (outcome, skip_metadata) = match call {
+        Call::Query {
+            query,
+            request,
+            skip_metadata,
+        } => (backend.query(&query, &request), skip_metadata),
+        Call::Execute {
+            id,
+            request,
+            skip_metadata,
+        } => (backend.execute(&id, &request), skip_metadata),
+        Call::Batch {
+            batch_type,
+            statements,
+            request,
+        } => (backend.batch(batch_type, &statements, &request), false),
+        Call::Prepare { query, keyspace } => {
+            return match backend.prepare(&query, keyspace.as_deref()) {
+                Ok(prepared) => (Response::Result(convert::prepared(&prepared)), None),
+                Err(e) => (Response::Error(convert::error(&e)), None),
+            };
+        }
+    };
+    match outcome {
+        Ok(result) => {
+            let keyspace = match &result {
+                QueryResult::SetKeyspace(k) => Some(k.clone()),
+                QueryResult::SchemaChange(change) => {
+                    // No receiver (nobody registered) is fine.
+                    let _ = node.events.send(convert::schema_change(change));
+                    None
+                }
+                _ => None,
+            };
+            (
+                Response::Result(convert::result(result, skip_metadata)),
+                keyspace,
+            )
+        }
+        Err(e) => (Response::Error(convert::error(&e)), None),
+    }
+}
+
+/// The next event for a registered connection (pending forever when not registered).
+async fn next_event(
+    events: &mut Option<broadcast::Receiver<fastdata_protocol::cql::SchemaChange>>,
+) -> Result<fastdata_protocol::cql::SchemaChange, broadcast::error::RecvError> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn answer(
+    node: &Node,
+    out: &mut BytesMut,
+    session: &Session,
+    stream: i16,
+    opcode: &'static str,
+    response: &Response,
+) {
+    if let Response::Error(e) = response {
+        node.metrics.error(opcode, e.code);
+    }
+    if let Err(e) = encode_response(out, stream, response, session.compression()) {
+        warn!(%e, stream, "cannot encode an answer; answering a server error instead");
+        let fallback = Response::Error(ErrorBody::new(0x0000, e));
+        // A short error always encodes.
+        let _ = encode_response(out, stream, &fallback, session.compression());
+    }
+}
+
+async fn serve_connection(
+    node: &Arc<Node>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    budget: Arc<Semaphore>,
+) -> std::io::Result<()> {
+    let max_frame_bytes =
+        usize::try_from(node.config.native_transport_max_frame_size_bytes).unwrap_or(usize::MAX);
+    let mut decoder = FrameDecoder::new(max_frame_bytes);
+    let max_inflight =
+        usize::try_from(node.config.native_transport_max_requests_per_connection).unwrap_or(1);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut out = BytesMut::new();
+    let mut session = Session::default();
+    let mut pending = FuturesUnordered::new();
+    let mut events = None;
+    let mut closing = false;
+    // The reservation of the frame being read, and the size of one waited for.
+    let mut admitted: Option<OwnedSemaphorePermit> = None;
+    let mut wanted: Option<u32> = None;
+    loop {
+        // Take every whole frame already read, while there is room in flight. A frame's
+        // bytes are reserved from the node-wide budget as soon as its header is in.
+        while !closing
+            && wanted.is_none()
+            && pending.len() < max_inflight
+            && out.len() < WRITE_CHUNK_BYTES
+        {
+            if admitted.is_none() {
+                if let Some(n) = decoder.announced_frame_bytes(&buf) {
+                    let n = u32::try_from(n).unwrap_or(u32::MAX);
+                    match budget.clone().try_acquire_many_owned(n) {
+                        Ok(permit) => admitted = Some(permit),
+                        Err(_) => {
+                            wanted = Some(n);
+                            break;
+                        }
+                    }
+                }
+            }
+            let Some(decoded) = decoder.decode(&mut buf) else {
+                break;
+            };
+            let reserved = admitted.take();
+            let started = Instant::now();
+            let decision = session.step(decoded, max_frame_bytes);
+            match decision.step {
+                Step::Answer(response) => {
+                    answer(
+                        node,
+                        &mut out,
+                        &session,
+                        decision.stream,
+                        decision.opcode,
+                        &response,
+                    );
+                    node.metrics
+                        .request(decision.opcode, started.elapsed().as_secs_f64());
+                }
+                Step::Close(response) => {
+                    debug!(%peer, "closing after a frame of another protocol version");
+                    answer(
+                        node,
+                        &mut out,
+                        &session,
+                        decision.stream,
+                        decision.opcode,
+                        &response,
+                    );
+                    closing = true;
+                }
+                Step::Call(call) => {
+                    let n = node.clone();
+                    let (stream, opcode) = (decision.stream, decision.opcode);
+                    let handle = tokio::task::spawn_blocking(move || run(&n, call));
+                    pending.push(handle.map(move |outcome| {
+                        let (response, keyspace) = outcome.unwrap_or_else(|e| {
+                            (
+                                Response::Error(ErrorBody::new(
+                                    0x0000,
+                                    format!("the store failed on this request: {e}"),
+                                )),
+                                None,
+                            )
+                        });
+                        Done {
+                            stream,
+                            opcode,
+                            started,
+                            response,
+                            keyspace,
+                            _reserved: reserved,
+                        }
+                    }));
+                }
+            }
+            if events.is_none() && session.wants_schema_events() {
+                events = Some(node.events.subscribe());
+            }
+        }
+        if !out.is_empty() {
+            writer.write_all(&out).await?;
+            out.clear();
+        }
+        if closing && pending.is_empty() {
+            writer.flush().await?;
+            return Ok(());
+        }
+        let can_read = !closing && wanted.is_none() && pending.len() < max_inflight;
+        let want = wanted.unwrap_or(0);
+        if can_read && buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
+            buf.reserve(READ_CHUNK_BYTES);
+        }
+        tokio::select! {
+            biased;
+            // Shutdown: read no more requests, answer those in flight, then close.
+            _ = node.shutdown.cancelled(), if !closing => closing = true,
+            permit = budget.clone().acquire_many_owned(want), if wanted.is_some() && !closing => {
+                admitted = permit.ok();
+                wanted = None;
+            }
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                let mut finished = vec![done];
+                // Answers finished meanwhile go out in the same write.
+                while let Some(Some(done)) = pending.next().now_or_never() {
+                    finished.push(done);
+                }
+                for done in finished {
+                    if let Some(keyspace) = done.keyspace {
+                        session.use_keyspace(keyspace);
+                    }
+                    answer(node, &mut out, &session, done.stream, done.opcode, &done.response);
+                    node.metrics.request(done.opcode, done.started.elapsed().as_secs_f64());
+                }
+            }
+            event = next_event(&mut events), if !closing => match event {
+                Ok(change) => {
+                    node.metrics.event();
+                    answer(node, &mut out, &session, EVENT_STREAM, "EVENT", &Response::SchemaChangeEvent(change));
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(%peer, missed, "a registered connection fell behind; schema-change events dropped (native.transport.event.queue.size)");
+                }
+                Err(broadcast::error::RecvError::Closed) => events = None,
+            },
+            read = reader.read_buf(&mut buf), if can_read => {
+                if read? == 0 {
+                    closing = true;
+                }
+            }
+        }
+    }
+}
