@@ -1439,7 +1439,13 @@ impl<'a> Parser<'a> {
         if !self.eat_kw("IF") {
             return Ok(None);
         }
-        if self.eat_kw("EXISTS") {
+        // `IF exists = 1` is a condition on a column named `exists`.
+        let continues = self.at_punct_at(1, "[")
+            || self.peek_at(1).and_then(operator_of).is_some()
+            || self.at_kw_at(1, "IN")
+            || self.at_kw_at(1, "CONTAINS");
+        if self.at_kw("EXISTS") && !continues {
+            self.pos += 1;
             return Ok(Some(UpdateCondition::Exists));
         }
         let mut conditions = vec![self.condition()?];
@@ -1476,7 +1482,9 @@ impl<'a> Parser<'a> {
             return Ok(Predicate::In(self.in_values()?));
         }
         if contains && self.eat_kw("CONTAINS") {
-            if self.eat_kw("KEY") {
+            // `CONTAINS key.f()` calls `key.f`; `key` alone is never a function name.
+            if self.at_kw("KEY") && !self.at_punct_at(1, ".") {
+                self.pos += 1;
                 return Ok(Predicate::ContainsKey(self.term()?));
             }
             return Ok(Predicate::Contains(self.term()?));

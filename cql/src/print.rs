@@ -47,6 +47,27 @@ impl Display for QualifiedName {
     }
 }
 
+/// A function name: as a qualified name, except that `token` (a reserved word the grammar
+/// allows as a function name) stays unquoted, and the unreserved keywords the grammar does not
+/// allow as function names (`writetime`, `key`, ...) are quoted.
+struct FunctionName<'a>(&'a QualifiedName);
+
+impl Display for FunctionName<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let QualifiedName { keyspace, name } = self.0;
+        if let Some(ks) = keyspace {
+            write!(f, "{ks}.")?;
+        }
+        match name.as_str() {
+            "token" => f.write_str("token"),
+            "ttl" | "writetime" | "maxwritetime" | "key" | "cast" | "json" | "distinct" => {
+                write!(f, "\"{}\"", name.as_str())
+            }
+            _ => write!(f, "{name}"),
+        }
+    }
+}
+
 impl Display for Literal {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -101,7 +122,7 @@ impl Display for Term {
                 f.write_char(')')
             }
             Term::Function { name, args } => {
-                write!(f, "{name}(")?;
+                write!(f, "{}(", FunctionName(name))?;
                 join(f, args, ", ")?;
                 f.write_char(')')
             }
@@ -530,7 +551,7 @@ impl Display for SelectorExpr {
             SelectorExpr::MaxWriteTime(c) => write!(f, "maxwritetime({c})"),
             SelectorExpr::Ttl(c) => write!(f, "ttl({c})"),
             SelectorExpr::Function { name, args } => {
-                write!(f, "{name}(")?;
+                write!(f, "{}(", FunctionName(name))?;
                 join(f, args, ", ")?;
                 f.write_char(')')
             }

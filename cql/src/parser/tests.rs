@@ -1187,3 +1187,40 @@ fn driver_connect_queries_parse() {
         }
     ));
 }
+
+/// Unreserved keywords are names too; where both readings are possible, the parser decides as
+/// Cassandra's grammar does (found by the print/parse property test).
+#[test]
+fn keywords_that_are_also_names() {
+    let u = update("UPDATE t SET v = 1 WHERE k = 0 IF exists = 1");
+    assert!(
+        matches!(&u.condition, Some(UpdateCondition::Columns(c)) if c[0].column == ident("exists"))
+    );
+    let u = update("UPDATE t SET v = 1 WHERE k = 0 IF exists[0] = 1 AND exists IN (1)");
+    assert!(matches!(&u.condition, Some(UpdateCondition::Columns(c)) if c.len() == 2));
+    let s = select("SELECT * FROM t WHERE c CONTAINS key.f()");
+    assert!(matches!(
+        &s.where_clause[0],
+        Relation::Column {
+            predicate: Predicate::Contains(Term::Function { .. }),
+            ..
+        }
+    ));
+    let s = select("SELECT * FROM t WHERE c CONTAINS KEY (ascii) ''");
+    assert!(matches!(
+        &s.where_clause[0],
+        Relation::Column {
+            predicate: Predicate::ContainsKey(Term::Cast { .. }),
+            ..
+        }
+    ));
+    // A function named like a selector keyword prints quoted, so it stays a function.
+    let f = SelectorExpr::Function {
+        name: name("writetime"),
+        args: vec![SelectorExpr::Column(ident("c"))],
+    };
+    assert_eq!(f.to_string(), "\"writetime\"(c)");
+    let s = select(&format!("SELECT {f} FROM t"));
+    assert_eq!(s.selectors[0].expr, f);
+    assert_eq!(term("token(1)").to_string(), "token(1)");
+}
