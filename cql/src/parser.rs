@@ -758,13 +758,12 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
+    /// `['-'] simpleTerm` (the nesting level is counted in `simple_term`).
     fn term(&mut self) -> PResult<Term> {
-        self.nested(|p| {
-            if p.eat_punct("-") {
-                return Ok(Term::Negate(Box::new(p.simple_term()?)));
-            }
-            p.simple_term()
-        })
+        if self.eat_punct("-") {
+            return Ok(Term::Negate(Box::new(self.simple_term()?)));
+        }
+        self.simple_term()
     }
 
     /// Whether `( type )` (a cast) starts here rather than a tuple.

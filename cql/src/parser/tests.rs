@@ -1034,13 +1034,23 @@ fn bounds_are_enforced_with_clear_errors() {
         parse_statement(&nested_calls),
         Err(CqlError::TooDeep { .. })
     ));
-    // Within the bound, nesting is fine.
-    let ok = format!(
-        "SELECT * FROM t WHERE k = {}1{}",
-        "[".repeat(20),
-        "]".repeat(20)
+    // Within the bound, nesting is fine: 63 list levels and the number inside them.
+    let nest = |n: usize| {
+        format!(
+            "SELECT * FROM t WHERE k = {}1{}",
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    parse(&nest(63));
+    assert_eq!(
+        parse_statement(&nest(64)).unwrap_err(),
+        CqlError::TooDeep {
+            line: 1,
+            column: 90,
+            max: MAX_NESTING_DEPTH
+        }
     );
-    parse(&ok);
 
     let big = format!(
         "SELECT * FROM t WHERE k IN ({})",
