@@ -39,6 +39,37 @@ pub trait Backend: Send + Sync + 'static {
     fn close(&self) -> Result<(), Error>;
 }
 
+/// The store itself. It keeps prepared statements (bounded by
+/// `prepared.statements.cache.size`); an id it no longer holds is [`Error::Unprepared`].
+impl Backend for fastdata_kv::Store {
+    fn query(&self, query: &str, request: &Request) -> Result<QueryResult, Error> {
+        fastdata_kv::Store::query(self, query, request)
+    }
+    fn prepare(&self, query: &str, keyspace: Option<&str>) -> Result<Prepared, Error> {
+        fastdata_kv::Store::prepare(self, query, keyspace)
+    }
+    fn execute(&self, id: &[u8; 16], request: &Request) -> Result<QueryResult, Error> {
+        match self.prepared(id) {
+            Some(prepared) => fastdata_kv::Store::execute(self, &prepared, request),
+            None => Err(Error::Unprepared(*id)),
+        }
+    }
+    fn batch(
+        &self,
+        batch_type: BatchType,
+        statements: &[BatchStatement],
+        request: &Request,
+    ) -> Result<QueryResult, Error> {
+        fastdata_kv::Store::batch(self, batch_type, statements, request)
+    }
+    fn metrics(&self) -> StoreMetrics {
+        fastdata_kv::Store::metrics(self)
+    }
+    fn close(&self) -> Result<(), Error> {
+        fastdata_kv::Store::close(self)
+    }
+}
+
 /// A shared store is a store (the node and whoever else holds it).
 impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     fn query(&self, query: &str, request: &Request) -> Result<QueryResult, Error> {

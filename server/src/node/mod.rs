@@ -18,6 +18,8 @@ pub mod backend;
 pub mod config;
 mod connection;
 mod convert;
+#[cfg(test)]
+mod driver_tests;
 pub mod metrics;
 mod session;
 #[cfg(test)]
@@ -229,3 +231,12 @@ where
     Ok(serve(config, Arc::new(backend), listener, cql_addr))
 }
 
+/// Open the store in `config.data.dir` and serve it: see the module documentation.
+pub async fn start_node(config: NodeConfig) -> Result<RunningNode, StartError> {
+    let store_config = config.clone();
+    start_node_with(config, move |rpc_address| {
+        let store = fastdata_kv::Store::open(store_config.store_config(rpc_address)?)?;
+        Ok(store)
+    })
+    .await
+}
