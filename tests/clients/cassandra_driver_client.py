@@ -87,7 +87,7 @@ def info(args):
         "partitioner": meta.partitioner,
         "keyspaces": {name: sorted(ks.tables) for name, ks in meta.keyspaces.items()},
         "tokens": len(token_map.ring) if token_map else 0,
-        "hosts": ["%s:%s" % h.endpoint.tcp_info for h in meta.all_hosts()],
+        "hosts": ["%s:%s" % (h.endpoint.address, h.endpoint.port) for h in meta.all_hosts()],
     })
     cluster.shutdown()
 

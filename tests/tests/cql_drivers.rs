@@ -555,7 +555,7 @@ async fn fill_paging_table(session: &Session) {
 async fn scan(
     session: &Session,
     query: &str,
-    values: (i64, i64),
+    values: &[CqlValue],
     page_size: i32,
 ) -> (Vec<(i32, i32, String)>, usize) {
     let mut prepared = session.prepare(query).await.unwrap();
@@ -625,7 +625,7 @@ fn paging_over_ten_thousand_rows_and_scans_that_cover_the_ring() {
         let (rows, pages) = scan(
             &session,
             "SELECT p, c, v FROM paging_ks.p WHERE token(p) >= ? AND token(p) <= ?",
-            (i64::MIN, i64::MAX),
+            &[CqlValue::BigInt(i64::MIN), CqlValue::BigInt(i64::MAX)],
             100,
         )
         .await;
@@ -673,7 +673,9 @@ fn paging_over_ten_thousand_rows_and_scans_that_cover_the_ring() {
 
         // Token ranges that together cover the ring: (MIN, t1], (t1, t2], ..., (t7, MAX].
         let bounds: Vec<i64> = std::iter::once(i64::MIN)
-            .chain((1..8).map(|i| i64::MIN + (u64::MAX / 8 * i) as i64))
+            .chain((1..8).map(|i| {
+                i64::try_from(i128::from(i64::MIN) + i128::from(u64::MAX / 8) * i).unwrap()
+            }))
             .chain(std::iter::once(i64::MAX))
             .collect();
         let mut ranged = Vec::new();
@@ -683,7 +685,8 @@ fn paging_over_ten_thousand_rows_and_scans_that_cover_the_ring() {
             } else {
                 "SELECT p, c, v FROM paging_ks.p WHERE token(p) > ? AND token(p) <= ?"
             };
-            let (rows, _) = scan(&session, query, (w[0], w[1]), 100).await;
+            let bounds = [CqlValue::BigInt(w[0]), CqlValue::BigInt(w[1])];
+            let (rows, _) = scan(&session, query, &bounds, 100).await;
             ranged.extend(rows);
         }
         assert_each_row_once(&ranged, "token-range scans over the ring");
@@ -692,7 +695,7 @@ fn paging_over_ten_thousand_rows_and_scans_that_cover_the_ring() {
         let (rows, pages) = scan(
             &session,
             "SELECT p, c, v FROM paging_ks.p WHERE p = 7 AND c >= ? AND c < ?",
-            (0, i64::from(ROWS_PER_PARTITION)),
+            &[CqlValue::Int(0), CqlValue::Int(ROWS_PER_PARTITION)],
             10,
         )
         .await;
