@@ -12,7 +12,8 @@
 #              the doc tests (`--all-targets` leaves them out)
 #   4. fuzz:   a bounded run (60 s each) of the fuzz targets of untrusted input: record-batch
 #              decoding (log/fuzz, batch_decode), Kafka request decoding (protocol/fuzz,
-#              request_decode) and CQL frame decoding (protocol/fuzz, cql_frame_decode)
+#              request_decode), CQL frame decoding (protocol/fuzz, cql_frame_decode) and CQL
+#              parsing (cql/fuzz, parse_script)
 #
 # The Cargo target dir lives outside the clone (default ~/.cache/fastdata-target) so repeated runs
 # are incremental; the fuzz build has its own (FASTDATA_FUZZ_TARGET_DIR, default
@@ -86,4 +87,5 @@ run_step "cargo test (doc tests)" cargo test --workspace --doc
 run_step "fuzz batch_decode (${fuzz_seconds}s)" fuzz_smoke log/fuzz batch_decode
 run_step "fuzz request_decode (${fuzz_seconds}s)" fuzz_smoke protocol/fuzz request_decode
 run_step "fuzz cql_frame_decode (${fuzz_seconds}s)" fuzz_smoke protocol/fuzz cql_frame_decode
+run_step "fuzz parse_script (${fuzz_seconds}s)" fuzz_smoke cql/fuzz parse_script
 summary
