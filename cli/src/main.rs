@@ -2,10 +2,10 @@
 //!
 //! A thin command line over the workspace's libraries. Each subcommand lives in its own module
 //! and is one variant of [`Command`]; `main` parses, dispatches and turns the outcome into an
-//! exit status, nothing more: `dev` and `broker` serve, `topic`, `produce`, `consume` and
-//! `group` are clients (on `fastdata-client`) in the manner of Kafka's console tools.
-//! Subcommands grow issue by issue (`node`, `cql`, `cluster`, `framework`, `bench` are to come,
-//! see DESIGN.md).
+//! exit status, nothing more: `dev`, `broker` and `node` serve; `topic`, `produce`, `consume`
+//! and `group` are clients (on `fastdata-client`) in the manner of Kafka's console tools, and
+//! `cql` is a shell in the manner of cqlsh. Subcommands grow issue by issue (`cluster`,
+//! `framework`, `bench` are to come, see DESIGN.md).
 //!
 //! Exit statuses: 0 on success, 1 on an error (printed with its causes), 2 on a usage error
 //! (clap's convention).
@@ -13,8 +13,10 @@
 mod broker;
 mod client_args;
 mod consume;
+mod cql;
 mod dev;
 mod group;
+mod node;
 mod produce;
 mod service;
 mod topic;
@@ -39,10 +41,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start everything on loopback in one process, data under ./data (today: the broker).
+    /// Start everything on loopback in one process, data under ./data: a broker and a node.
     Dev(dev::DevArgs),
     /// Run a broker (Kafka protocol) until SIGTERM.
     Broker(broker::BrokerArgs),
+    /// Run a node of the store (CQL native protocol v4) until SIGTERM.
+    Node(node::NodeArgs),
+    /// A CQL shell in the manner of cqlsh.
+    Cql(cql::CqlArgs),
     /// Create, list, describe, alter and delete topics.
     Topic(topic::TopicArgs),
     /// Write records: lines of stdin, or generated ones with a throughput summary.
@@ -58,6 +64,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Dev(args) => dev::run(args),
         Command::Broker(args) => broker::run(args),
+        Command::Node(args) => node::run(args),
+        Command::Cql(args) => cql::run(args),
         Command::Topic(args) => topic::run(args),
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),

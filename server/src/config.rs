@@ -172,8 +172,13 @@ pub trait ConfigTable: Default {
     /// The effective configuration as a TOML document with each key's documentation, for
     /// `--print-config`. Loading it back gives the same configuration.
     fn to_toml_string(&self) -> String {
+        self.to_toml_string_of(|_| true)
+    }
+
+    /// [`to_toml_string`](Self::to_toml_string) of the keys `keep` accepts.
+    fn to_toml_string_of(&self, keep: impl Fn(&str) -> bool) -> String {
         let mut out = String::new();
-        for key in Self::KEYS {
+        for key in Self::KEYS.iter().filter(|key| keep(key.name)) {
             let value = self.get_toml(key.name).unwrap_or(toml::Value::from(""));
             let origin = if self.explicit().contains(key.name) {
                 "set"
@@ -479,10 +484,12 @@ fn strip_scheme(address: &str) -> &str {
 /// A TOML document's (dotted key, text value) pairs, nested tables flattened with dots: what
 /// a process serving several services (`fastdata dev`) hands each service's table.
 pub fn flatten_toml(text: &str, source_name: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-        path: source_name.to_string(),
-        reason: e.to_string(),
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::File {
+            path: source_name.to_string(),
+            reason: e.to_string(),
+        })?;
     let mut flat = Vec::new();
     flatten(&table, "", &mut flat);
     Ok(flat)
