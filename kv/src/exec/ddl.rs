@@ -74,11 +74,14 @@ pub(super) fn use_keyspace(store: &Store, name: &str) -> Result<QueryResult, Err
     }
 }
 
-/// Keyspace options: the replication map and durable_writes.
+/// A keyspace's replication options, as (key, value) pairs.
+type Replication = Vec<(String, String)>;
+
+/// Keyspace options: the replication map (if given) and durable_writes.
 fn keyspace_options(
     options: &[TableOption],
     current: Option<&Keyspace>,
-) -> Result<(Option<Vec<(String, String)>>, bool), Error> {
+) -> Result<(Option<Replication>, bool), Error> {
     let mut replication = None;
     let mut durable = current.is_none_or(|k| k.durable_writes);
     for o in options {

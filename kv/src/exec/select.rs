@@ -1727,7 +1727,7 @@ pub(super) fn execute(
         .metrics
         .rows_read
         .fetch_add(out.rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let paging = if out.full && !limit.is_some_and(|l| out.returned >= l) {
+    let paging = if out.full && limit.is_none_or(|l| out.returned < l) {
         out.last.clone().map(|(prefix, position, in_partition)| {
             PagingState {
                 prefix,
