@@ -106,14 +106,24 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn db_options(config: &EngineConfig) -> Options {
-    let mut o = Options::default();
+/// The database's options (not a column family's) on `o`.
+fn set_db_options(o: &mut Options, config: &EngineConfig) {
     o.create_if_missing(true);
     o.create_missing_column_families(true);
     o.set_max_background_jobs(2);
     o.set_db_write_buffer_size(config.memtable_total_size_bytes);
     o.set_keep_log_file_num(4);
-    o
+}
+
+/// A plain RocksDB where the node keeps its own (`rocksdb/` in `config.data_dir`), with the
+/// node's database and table options (its block cache and memtable budget, compression, bloom
+/// filters) but none of its cell semantics (no merge operator, no compaction filter), on the
+/// default column family: the raw puts and gets the benchmarks measure the node against.
+pub fn open_plain(config: &EngineConfig) -> Result<Db, Error> {
+    let cache = Cache::new_lru_cache(config.block_cache_size_bytes);
+    let mut options = storage_options(&cache);
+    set_db_options(&mut options, config);
+    Db::open(&options, config.data_dir.join("rocksdb")).map_err(storage_error)
 }
 
 impl Engine {
@@ -123,7 +133,8 @@ impl Engine {
             Error::Server(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
         let path = config.data_dir.join("rocksdb");
-        let opts = db_options(&config);
+        let mut opts = Options::default();
+        set_db_options(&mut opts, &config);
         let existing = if path.join("CURRENT").exists() {
             Db::list_cf(&opts, &path).map_err(storage_error)?
         } else {
@@ -567,9 +578,16 @@ fn table_cf_options(
     clock: Arc<dyn Clock>,
     runs: Arc<AtomicU64>,
 ) -> Options {
-    let mut o = Options::default();
+    let mut o = storage_options(cache);
     o.set_merge_operator_associative("fastdata.cells.lww", cell::merge_cells);
     o.set_compaction_filter_factory(CellFilterFactory { state, clock, runs });
+    o
+}
+
+/// A table's storage options without the cells' semantics: compression, level sizing, the
+/// shared block cache, bloom filters.
+fn storage_options(cache: &Cache) -> Options {
+    let mut o = Options::default();
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_level_compaction_dynamic_level_bytes(true);
     let mut b = BlockBasedOptions::default();
@@ -583,7 +601,8 @@ fn table_cf_options(
 fn periodic_sync(db: &Db, stop: &(Mutex<bool>, Condvar), period: Duration) {
     let (lock, cv) = stop;
     let Ok(mut stopped) = lock.lock() else { return };
-    loop {
+    // The flag is checked before each wait: a close may come before this thread first waits.
+    while !*stopped {
         let Ok((guard, _)) = cv.wait_timeout(stopped, period) else {
             return;
         };
