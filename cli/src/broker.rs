@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use fastdata_server::config::{ConfigTable, KeyInfo};
 use fastdata_server::{start_broker, BrokerConfig, RunningBroker};
 
-use crate::service::{init_logging, serve, ConfigArgs, FlagSet, Started};
+use crate::service::{serve_one, ConfigArgs, FlagSet, Started};
 
 /// The broker's keys.
 #[derive(Debug, Clone)]
@@ -28,36 +28,24 @@ pub type BrokerArgs = ConfigArgs<BrokerFlags>;
 
 /// What a started broker contributes to the process: its line and its stop.
 pub fn broker_started(running: RunningBroker, started: &mut Started) {
-    started
-        .lines
-        .push(format!("kafka listening on {}", running.kafka_addr));
-    started
-        .addresses
-        .insert("kafka", running.kafka_addr.to_string());
-    started.services.push(running.broker().clone());
-    started
-        .stops
-        .push(Box::new(move || Box::pin(running.shutdown())));
+    let broker = running.broker().clone();
+    started.add("kafka", running.kafka_addr, broker, move || {
+        running.shutdown()
+    });
 }
 
 /// Runs `fastdata broker`.
 pub fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
-    let config = args.resolve(BrokerConfig::default())?;
-    config.validate()?;
-    if args.print_config() {
-        print!("{}", config.to_toml_string());
-        return Ok(ExitCode::SUCCESS);
-    }
-    init_logging();
-    let admin = config.admin_listener.clone();
-    serve(
-        admin,
-        || async move {
+    serve_one(
+        &args,
+        BrokerConfig::default(),
+        BrokerConfig::validate,
+        |config| config.admin_listener.clone(),
+        |config| async move {
             let mut started = Started::default();
             broker_started(start_broker(config).await?, &mut started);
             Ok(started)
         },
-        |_, _| {},
     )
 }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use fastdata_server::config::{ConfigTable, KeyInfo};
 use fastdata_server::node::{start_node, NodeConfig, RunningNode};
 
-use crate::service::{init_logging, serve, ConfigArgs, FlagSet, Started};
+use crate::service::{serve_one, ConfigArgs, FlagSet, Started};
 
 /// The node's keys.
 #[derive(Debug, Clone)]
@@ -27,35 +27,21 @@ pub type NodeArgs = ConfigArgs<NodeFlags>;
 
 /// What a started node contributes to the process: its line and its stop.
 pub fn node_started(running: RunningNode, started: &mut Started) {
-    started
-        .lines
-        .push(format!("cql listening on {}", running.cql_addr));
-    started
-        .addresses
-        .insert("cql", running.cql_addr.to_string());
-    started.services.push(running.node().clone());
-    started
-        .stops
-        .push(Box::new(move || Box::pin(running.shutdown())));
+    let node = running.node().clone();
+    started.add("cql", running.cql_addr, node, move || running.shutdown());
 }
 
 /// Runs `fastdata node`.
 pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    let config = args.resolve(NodeConfig::default())?;
-    config.validate()?;
-    if args.print_config() {
-        print!("{}", config.to_toml_string());
-        return Ok(ExitCode::SUCCESS);
-    }
-    init_logging();
-    let admin = config.admin_listener.clone();
-    serve(
-        admin,
-        || async move {
+    serve_one(
+        &args,
+        NodeConfig::default(),
+        NodeConfig::validate,
+        |config| config.admin_listener.clone(),
+        |config| async move {
             let mut started = Started::default();
             node_started(start_node(config).await?, &mut started);
             Ok(started)
         },
-        |_, _| {},
     )
 }

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::io::Write as _;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use fastdata_server::admin_http::{serve_admin, AdminService};
-use fastdata_server::config::{flatten_toml, ConfigTable, KeyInfo};
+use fastdata_server::config::{flatten_toml, ConfigError, ConfigTable, KeyInfo};
 use tokio_util::sync::CancellationToken;
 
 /// The configuration keys a command takes as flags.
@@ -177,6 +178,52 @@ pub struct Started {
     pub services: Vec<Arc<dyn AdminService>>,
     /// Their clean stops, run in order.
     pub stops: Vec<Stop>,
+}
+
+impl Started {
+    /// Adds a started service: its listening line (`NAME listening on ADDRESS`), its address
+    /// under `name`, its admin service and its stop.
+    pub fn add<Fut>(
+        &mut self,
+        name: &'static str,
+        address: SocketAddr,
+        service: Arc<dyn AdminService>,
+        stop: impl FnOnce() -> Fut + Send + 'static,
+    ) where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.lines.push(format!("{name} listening on {address}"));
+        self.addresses.insert(name, address.to_string());
+        self.services.push(service);
+        self.stops.push(Box::new(move || Box::pin(stop())));
+    }
+}
+
+/// Runs a command that serves one service (`broker`, `node`): its configuration from `args`
+/// over `defaults`, checked by `validate`; with `--print-config` printed instead; else logging
+/// and [`serve`] of what `start` starts, with the admin port that `admin` reads from the
+/// configuration.
+pub fn serve_one<F, T, Fut>(
+    args: &ConfigArgs<F>,
+    defaults: T,
+    validate: impl Fn(&T) -> Result<(), ConfigError>,
+    admin: impl Fn(&T) -> String,
+    start: impl FnOnce(T) -> Fut,
+) -> anyhow::Result<ExitCode>
+where
+    F: FlagSet,
+    T: ConfigTable,
+    Fut: Future<Output = anyhow::Result<Started>>,
+{
+    let config = args.resolve(defaults)?;
+    validate(&config)?;
+    if args.print_config() {
+        print!("{}", config.to_toml_string());
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logging();
+    let admin = admin(&config);
+    serve(admin, move || start(config), |_, _| {})
 }
 
 /// Start the services, bind the admin port on `admin_address`, print where everything

@@ -17,8 +17,8 @@ use super::terms::keyspace_of;
 use super::Store;
 use crate::api::{ChangeTarget, ChangeType, Error, QueryResult, SchemaChange};
 use crate::schema::{
-    parse_bool, ClusteringOrder, Column, ColumnKind, DroppedColumn, Keyspace, PropertyValue, Table,
-    TableOptions,
+    parse_bool, Catalog, ClusteringOrder, Column, ColumnKind, DroppedColumn, Keyspace,
+    PropertyValue, Table, TableOptions,
 };
 
 /// Cassandra's `SchemaConstants.NAME_LENGTH`.
@@ -72,6 +72,23 @@ pub(super) fn use_keyspace(store: &Store, name: &str) -> Result<QueryResult, Err
     } else {
         Err(invalid(format!("Keyspace '{name}' does not exist")))
     }
+}
+
+/// Writes keyspace `name` (created or altered) and makes it part of the next catalog.
+fn put_keyspace(
+    store: &Store,
+    catalog: &Catalog,
+    name: &str,
+    replication: &Replication,
+    durable: bool,
+    change: ChangeType,
+) -> Result<QueryResult, Error> {
+    let ks = Keyspace::new(name, replication, durable)?;
+    store.inner.engine.put_keyspace(&ks)?;
+    let mut next = catalog.clone();
+    next.keyspaces.insert(name.to_string(), ks);
+    store.set_catalog(next);
+    Ok(changed(change, ChangeTarget::Keyspace(name.to_string())))
 }
 
 /// A keyspace's replication options, as (key, value) pairs.
@@ -140,15 +157,14 @@ pub(super) fn execute(
             let (replication, durable) = keyspace_options(&c.options, None)?;
             let replication = replication
                 .ok_or_else(|| Error::Config("Missing mandatory option 'replication'".into()))?;
-            let ks = Keyspace::new(name, &replication, durable)?;
-            engine.put_keyspace(&ks)?;
-            let mut next = (*catalog).clone();
-            next.keyspaces.insert(name.to_string(), ks);
-            store.set_catalog(next);
-            Ok(changed(
+            put_keyspace(
+                store,
+                &catalog,
+                name,
+                &replication,
+                durable,
                 ChangeType::Created,
-                ChangeTarget::Keyspace(name.to_string()),
-            ))
+            )
         }
         Statement::AlterKeyspace(a) => {
             let name = a.name.as_str();
@@ -166,15 +182,14 @@ pub(super) fn execute(
                 Some(r) => r,
                 None => current.replication.clone().into_iter().collect(),
             };
-            let ks = Keyspace::new(name, &replication, durable)?;
-            engine.put_keyspace(&ks)?;
-            let mut next = (*catalog).clone();
-            next.keyspaces.insert(name.to_string(), ks);
-            store.set_catalog(next);
-            Ok(changed(
+            put_keyspace(
+                store,
+                &catalog,
+                name,
+                &replication,
+                durable,
                 ChangeType::Updated,
-                ChangeTarget::Keyspace(name.to_string()),
-            ))
+            )
         }
         Statement::DropKeyspace(d) => {
             let name = d.name.as_str();

@@ -107,35 +107,15 @@ pub(super) fn execute(
     let default_ts = request
         .timestamp
         .unwrap_or_else(|| store.inner.timestamps.next());
-    match statement {
-        Statement::Insert(i) => add(
-            store,
-            Write::Insert(i),
-            keyspace,
-            values,
-            default_ts,
-            &[],
-            &mut m,
-        )?,
-        Statement::Update(u) => add(
-            store,
-            Write::Update(u),
-            keyspace,
-            values,
-            default_ts,
-            &[],
-            &mut m,
-        )?,
-        Statement::Delete(d) => add(
-            store,
-            Write::Delete(d),
-            keyspace,
-            values,
-            default_ts,
-            &[],
-            &mut m,
-        )?,
-        Statement::Batch(b) => {
+    let single = match statement {
+        Statement::Insert(i) => Some(Write::Insert(i)),
+        Statement::Update(u) => Some(Write::Update(u)),
+        Statement::Delete(d) => Some(Write::Delete(d)),
+        _ => None,
+    };
+    match (single, statement) {
+        (Some(write), _) => add(store, write, keyspace, values, default_ts, &[], &mut m)?,
+        (None, Statement::Batch(b)) => {
             if b.kind == fastdata_cql::ast::BatchKind::Counter {
                 return Err(invalid(
                     "Cannot include non-counter statement in a counter batch",
@@ -154,7 +134,7 @@ pub(super) fn execute(
             }
             check_batch_size(store, &m)?;
         }
-        _ => return Err(invalid("not a write statement")),
+        (None, _) => return Err(invalid("not a write statement")),
     }
     apply(store, m)
 }
