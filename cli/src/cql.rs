@@ -127,7 +127,12 @@ pub fn run(args: CqlArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(statements) = &args.execute {
-        shell.run_text(&Source::new("<stdin>".to_owned()), statements);
+        // As cqlsh does, `-e` text gets the `;` its last statement may lack.
+        let mut text = statements.clone();
+        if !text.trim_end().ends_with(';') {
+            text.push(';');
+        }
+        shell.run_text(&Source::new("<stdin>".to_owned()), &text);
     } else if let Some(file) = &args.file {
         shell.run_file(file)?;
     } else if interactive {

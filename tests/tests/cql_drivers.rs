@@ -107,17 +107,20 @@ fn cqlsh_and_both_drivers_connect_with_no_special_options() {
         assert!(keyspace.tables.contains_key("t"), "{keyspace:?}");
     });
 
-    // And our shell.
-    let out = clients
-        .shell(
-            CqlTool::FastdataCql,
-            &["-e", "SELECT * FROM connect_ks.t WHERE k = 1;"],
-            None,
-        )
-        .unwrap()
-        .success()
-        .unwrap();
-    assert!(out.stdout.contains(" 1 | from cqlsh"), "{}", out.describe());
+    // And our shell; both shells take `-e` text whose last statement has no `;`.
+    for tool in [CqlTool::FastdataCql, CqlTool::Cqlsh] {
+        for statement in [
+            "SELECT * FROM connect_ks.t WHERE k = 1;",
+            "SELECT * FROM connect_ks.t WHERE k = 1",
+        ] {
+            let out = clients
+                .shell(tool, &["-e", statement], None)
+                .unwrap()
+                .success()
+                .unwrap();
+            assert!(out.stdout.contains(" 1 | from cqlsh"), "{}", out.describe());
+        }
+    }
 }
 
 /// The table with every type, and the values the scylla driver writes into it.
