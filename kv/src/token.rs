@@ -121,21 +121,10 @@ mod tests {
             .collect()
     }
 
-    /// Every row of the shared vector file, read at test time.
+    /// Every row of the vector file (`vectors/murmur3_tokens.tsv`).
     #[test]
     fn tokens_match_every_shared_vector() {
-        // The shared vectors live beside the repository (`../shared`), or where
-        // FASTDATA_SHARED_DIR says.
-        let shared = std::env::var("FASTDATA_SHARED_DIR").unwrap_or_else(|_| {
-            let beside = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
-            if std::path::Path::new(beside).exists() {
-                beside.to_string()
-            } else {
-                "/work/shared".to_string()
-            }
-        });
-        let path = format!("{shared}/vectors/murmur3_tokens.tsv");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let text = include_str!("../../vectors/murmur3_tokens.tsv");
         let mut rows = 0;
         for line in text.lines() {
             if line.starts_with('#') || line.starts_with("key_hex") || line.trim().is_empty() {

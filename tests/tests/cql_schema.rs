@@ -1,4 +1,4 @@
-//! `shared/vectors/cassandra_schema.cql`, a schema script in the exact form Cassandra 5.0's
+//! `vectors/cassandra_schema.cql`, a schema script in the exact form Cassandra 5.0's
 //! DESCRIBE prints, loads unchanged through cqlsh (`cqlsh -f`) on one node and through
 //! `fastdata cql -f` on another; DESCRIBE SCHEMA then prints the same script on both, with
 //! every CREATE statement of the vector file in it as written; and that script loads again on
@@ -10,7 +10,7 @@ use fastdata_tests::cql_clients::{CqlClients, CqlTool};
 use fastdata_tests::{loopback_host, DataDir, Node};
 
 fn vector_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/cassandra_schema.cql")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors/cassandra_schema.cql")
 }
 
 /// The CREATE statements of a script, each with its whitespace as written, comments dropped.
@@ -56,8 +56,7 @@ fn describe_schema(clients: &CqlClients) -> String {
 
 #[test]
 fn the_cassandra_schema_loads_through_both_shells_and_describes_back_to_a_script_that_loads() {
-    let vector =
-        std::fs::read_to_string(vector_file()).expect("shared/vectors/cassandra_schema.cql");
+    let vector = std::fs::read_to_string(vector_file()).expect("vectors/cassandra_schema.cql");
     let wanted = create_statements(&vector);
     assert!(wanted.len() >= 5, "{wanted:?}");
 

@@ -1,5 +1,5 @@
 //! `SELECT token(k)` answers Cassandra's Murmur3 token for every row of
-//! `shared/vectors/murmur3_tokens.tsv` (keys and tokens computed by real Cassandra drivers):
+//! `vectors/murmur3_tokens.tsv` (keys and tokens computed by real Cassandra drivers):
 //! each key is written, typed as its `what` column says (text, int, bigint, uuid, blob, or a
 //! composite partition key of those), into a table of that key type, and its token read back.
 
@@ -17,9 +17,9 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/vectors/murmur3_tokens.tsv");
-    let text = std::fs::read_to_string(&path).expect("shared/vectors/murmur3_tokens.tsv");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors/murmur3_tokens.tsv");
+    let text = std::fs::read_to_string(&path).expect("vectors/murmur3_tokens.tsv");
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("key_hex") && !l.trim().is_empty())
         .map(|l| {

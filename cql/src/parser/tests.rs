@@ -1124,7 +1124,7 @@ fn scripts_with_comments_and_several_statements() {
 /// prints back exactly as written (DESCRIBE's layout), so what DESCRIBE prints loads again.
 #[test]
 fn cassandra_5_describe_script_parses_and_prints_back_exactly() {
-    let script = include_str!("../../../../shared/vectors/cassandra_schema.cql");
+    let script = include_str!("../../../vectors/cassandra_schema.cql");
     let statements = parse_script(script).unwrap();
     assert_eq!(statements.len(), 5);
     let texts = split_statements(script).statements;

@@ -764,19 +764,6 @@ fn the_schema_version_follows_the_schema() {
     ));
 }
 
-fn shared_vector(name: &str) -> String {
-    let shared = std::env::var("FASTDATA_SHARED_DIR").unwrap_or_else(|_| {
-        let beside = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
-        if std::path::Path::new(beside).exists() {
-            beside.to_string()
-        } else {
-            "/work/shared".to_string()
-        }
-    });
-    let path = format!("{shared}/vectors/{name}");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 fn load_script(t: &T, script: &str) {
     for statement in fastdata_cql::parse_script(script).unwrap() {
         let text = statement.to_string();
@@ -795,9 +782,9 @@ fn describe_schema(t: &T) -> String {
 
 #[test]
 fn the_cassandra_schema_vector_loads_describes_back_and_loads_again() {
-    let script = shared_vector("cassandra_schema.cql");
+    let script = include_str!("../../../vectors/cassandra_schema.cql");
     let first = T::new();
-    load_script(&first, &script);
+    load_script(&first, script);
     let described = describe_schema(&first);
     // Every CREATE statement of the vector comes back exactly as Cassandra 5.0 prints it.
     for statement in script
