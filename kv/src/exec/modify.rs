@@ -366,6 +366,30 @@ impl Ctx<'_> {
         Ok(v)
     }
 
+    /// The cell path of the element of list `column` at the index `index` gives.
+    fn list_element_path(
+        &self,
+        table: &Table,
+        blob: &[u8],
+        clustering: Option<&[u8]>,
+        column: &Column,
+        index: &Term,
+    ) -> Result<Vec<u8>, Error> {
+        let index = list_index(
+            self.resolver
+                .resolve(index, &format!("idx({})", column.name), &CqlType::Int)?,
+            &column.name,
+        )?;
+        let mut current = self.elements(table, blob, clustering, column)?;
+        if index >= current.len() {
+            return Err(invalid(format!(
+                "List index {index} out of bound, list has size {}",
+                current.len()
+            )));
+        }
+        Ok(current.swap_remove(index).0)
+    }
+
     /// The current live elements of a collection column (for list index operations).
     fn elements(
         &self,
@@ -1037,18 +1061,7 @@ fn assign(
                     Ok(())
                 }
                 CqlType::List(et) => {
-                    let index = list_index(
-                        ctx.resolver
-                            .resolve(k, &format!("idx({})", col.name), &CqlType::Int)?,
-                        &col.name,
-                    )?;
-                    let current = ctx.elements(table, blob, clustering, col)?;
-                    let Some((path, _)) = current.get(index) else {
-                        return Err(invalid(format!(
-                            "List index {index} out of bound, list has size {}",
-                            current.len()
-                        )));
-                    };
+                    let path = &ctx.list_element_path(table, blob, clustering, col, k)?;
                     let v = ctx
                         .resolver
                         .resolve(value, &format!("value({})", col.name), et)?;
@@ -1245,18 +1258,7 @@ fn delete_column(
             Ok(())
         }
         CqlType::List(_) => {
-            let index = list_index(
-                ctx.resolver
-                    .resolve(e, &format!("idx({})", col.name), &CqlType::Int)?,
-                &col.name,
-            )?;
-            let current = ctx.elements(table, blob, clustering, col)?;
-            let Some((path, _)) = current.get(index) else {
-                return Err(invalid(format!(
-                    "List index {index} out of bound, list has size {}",
-                    current.len()
-                )));
-            };
+            let path = &ctx.list_element_path(table, blob, clustering, col, e)?;
             let mut w = ctx.writer(m, table, blob, false);
             w.cell(clustering, col, path, None);
             Ok(())
