@@ -152,16 +152,19 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Wait for SIGTERM or SIGINT.
-async fn stop_signal() -> anyhow::Result<()> {
+/// SIGTERM and SIGINT, handled from the moment this returns (so a signal that comes while
+/// the services start, or just after the listening lines are printed, is not the default
+/// action's kill but a clean stop).
+fn stop_signals() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 /// A stop that runs once, when the process is asked to stop.
@@ -247,6 +250,7 @@ where
         tracing::warn!("{warning}");
     }
     runtime.block_on(async move {
+        let stop_signal = stop_signals()?;
         let started = start().await?;
         let admin = fastdata_server::broker::bind(&admin_address, "admin.listener").await?;
         let admin_addr = admin.local_addr().context("reading the admin address")?;
@@ -265,7 +269,7 @@ where
             out.flush()?;
         }
         after_ready(&started.addresses, &admin_addr.to_string());
-        stop_signal().await?;
+        stop_signal.await;
         for stop in started.stops {
             stop().await;
         }

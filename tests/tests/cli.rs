@@ -7,7 +7,7 @@ use fastdata_tests::{fastdata_bin, DataDir, Process};
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[test]
-fn dev_serves_a_broker_under_data_and_stops_cleanly_on_sigterm() {
+fn dev_serves_a_broker_and_a_node_under_data_and_stops_cleanly_on_sigterm() {
     let dir = DataDir::new("cli-dev").unwrap();
     let mut child = Process::builder(fastdata_bin())
         .args([
@@ -16,12 +16,18 @@ fn dev_serves_a_broker_under_data_and_stops_cleanly_on_sigterm() {
             "127.0.0.1:0",
             "--admin-listener",
             "127.0.0.1:0",
+            "--native-transport-port",
+            "0",
         ])
         .current_dir(dir.path())
         .spawn(&dir)
         .unwrap();
+    // In the order dev prints them: the services' lines, the admin port's, the usage text.
     let kafka = child
         .wait_for_line(TIMEOUT, |l| l.starts_with("kafka listening on "))
+        .unwrap();
+    let cql = child
+        .wait_for_line(TIMEOUT, |l| l.starts_with("cql listening on "))
         .unwrap();
     child
         .wait_for_line(TIMEOUT, |l| l.starts_with("admin listening on "))
@@ -31,14 +37,22 @@ fn dev_serves_a_broker_under_data_and_stops_cleanly_on_sigterm() {
         .wait_for_line(TIMEOUT, |l| l.contains("kcat -b"))
         .unwrap();
     assert!(usage.contains(&kafka), "{usage}");
+    let cql = cql.trim_start_matches("cql listening on ").to_string();
+    let usage = child
+        .wait_for_line(TIMEOUT, |l| l.contains("fastdata cql --host"))
+        .unwrap();
+    assert!(usage.contains(&cql), "{usage}");
     assert!(dir.join("data/broker/meta.properties").exists());
+    assert!(dir.join("data/node/rocksdb/CURRENT").exists());
     let status = child.terminate(TIMEOUT).unwrap();
     assert!(
         status.success(),
         "{status:?}: {}",
         child.stderr_log().unwrap()
     );
-    assert!(child.stderr_log().unwrap().contains("broker stopped"));
+    let log = child.stderr_log().unwrap();
+    assert!(log.contains("broker stopped"), "{log}");
+    assert!(log.contains("node stopped"), "{log}");
 }
 
 #[test]
