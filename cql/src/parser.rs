@@ -30,7 +30,7 @@ pub const MAX_BIND_MARKERS: usize = 65_535;
 
 /// Cassandra 5.0's reserved keywords (`reserved_keywords.txt`): they cannot be unquoted
 /// identifiers, and names equal to them are printed quoted.
-const RESERVED: [&str; 57] = [
+pub const RESERVED: [&str; 57] = [
     "ADD",
     "ALLOW",
     "ALTER",

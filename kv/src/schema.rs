@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use fastdata_cql::parser::RESERVED;
 use fastdata_cql::CqlType;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -521,67 +522,6 @@ pub fn java_double(x: f64) -> String {
     let sign = if x < 0.0 { "-" } else { "" };
     format!("{sign}{mantissa}E{exp}")
 }
-
-/// Cassandra's reserved keywords (they must be quoted as identifiers).
-const RESERVED: &[&str] = &[
-    "ADD",
-    "ALLOW",
-    "ALTER",
-    "AND",
-    "APPLY",
-    "ASC",
-    "AUTHORIZE",
-    "BATCH",
-    "BEGIN",
-    "BY",
-    "COLUMNFAMILY",
-    "CREATE",
-    "DELETE",
-    "DESC",
-    "DESCRIBE",
-    "DROP",
-    "ENTRIES",
-    "EXECUTE",
-    "FROM",
-    "FULL",
-    "GRANT",
-    "IF",
-    "IN",
-    "INDEX",
-    "INFINITY",
-    "INSERT",
-    "INTO",
-    "IS",
-    "KEYSPACE",
-    "LIMIT",
-    "MATERIALIZED",
-    "MODIFY",
-    "NAN",
-    "NORECURSIVE",
-    "NOT",
-    "NULL",
-    "OF",
-    "ON",
-    "OR",
-    "ORDER",
-    "PRIMARY",
-    "RENAME",
-    "REVOKE",
-    "SCHEMA",
-    "SELECT",
-    "SET",
-    "TABLE",
-    "TO",
-    "TOKEN",
-    "TRUNCATE",
-    "UNLOGGED",
-    "UPDATE",
-    "USE",
-    "USING",
-    "VIEW",
-    "WHERE",
-    "WITH",
-];
 
 /// An identifier as CQL must write it: as is when it is lower-case letters, digits and `_`
 /// starting with a letter and not reserved, else double-quoted (Cassandra's `maybeQuote`).
