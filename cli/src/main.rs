@@ -4,12 +4,14 @@
 //! and is one variant of [`Command`]; `main` parses, dispatches and turns the outcome into an
 //! exit status, nothing more: `dev`, `broker` and `node` serve; `topic`, `produce`, `consume`
 //! and `group` are clients (on `fastdata-client`) in the manner of Kafka's console tools, and
-//! `cql` is a shell in the manner of cqlsh. Subcommands grow issue by issue (`cluster`,
-//! `framework`, `bench` are to come, see DESIGN.md).
+//! `cql` is a shell in the manner of cqlsh; `bench` is the load generator (on
+//! `fastdata-benches`). Subcommands grow issue by issue (`cluster` and
+//! `framework` are to come, see DESIGN.md).
 //!
 //! Exit statuses: 0 on success, 1 on an error (printed with its causes), 2 on a usage error
 //! (clap's convention).
 
+mod bench;
 mod broker;
 mod client_args;
 mod consume;
@@ -24,12 +26,14 @@ mod topic;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fastdata_protocol::alloc::{LazyHugeAllocator, HUGE_ALLOCATION_BYTES};
 
 /// kafka-protocol 0.18 reserves an array's declared length before reading it; this allocator
-/// serves such huge reservations from untouched address space (see fastdata_protocol::alloc).
+/// serves such huge reservations from untouched address space (see fastdata_protocol::alloc),
+/// and everything else from mimalloc (glibc's malloc cost the servers 10-17% of their CPU).
 #[global_allocator]
-static ALLOCATOR: fastdata_protocol::alloc::LazyHugeAllocator =
-    fastdata_protocol::alloc::LazyHugeAllocator::new();
+static ALLOCATOR: LazyHugeAllocator<mimalloc::MiMalloc> =
+    LazyHugeAllocator::on(mimalloc::MiMalloc, HUGE_ALLOCATION_BYTES);
 
 /// fastdata: a partitioned, replicated log (Kafka protocol) and a wide-column store (CQL), in Rust.
 #[derive(Debug, Parser)]
@@ -57,6 +61,8 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// List and describe consumer groups (members, offsets, lag).
     Group(group::GroupArgs),
+    /// The load generator: produce and consume (Kafka protocol), YCSB workloads (CQL).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Group(args) => group::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match outcome {
         Ok(code) => code,

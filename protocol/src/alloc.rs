@@ -41,27 +41,37 @@ pub const HUGE_ALLOCATION_BYTES: usize = 1 << 30;
 /// system allocator, whatever the size.
 pub const MIN_PAGE_BYTES: usize = 4096;
 
-/// The system allocator, with allocations of at least a threshold served as lazy
-/// `MAP_NORESERVE` mappings (see the [module documentation](self)).
+/// An allocator (the system's by default), with allocations of at least a threshold served as
+/// lazy `MAP_NORESERVE` mappings (see the [module documentation](self)).
 #[derive(Debug)]
-pub struct LazyHugeAllocator {
+pub struct LazyHugeAllocator<A = System> {
+    inner: A,
     threshold_bytes: usize,
     mappings: AtomicU64,
 }
 
-impl LazyHugeAllocator {
-    /// The allocator with the [`HUGE_ALLOCATION_BYTES`] threshold: what binaries install.
+impl LazyHugeAllocator<System> {
+    /// The system allocator with the [`HUGE_ALLOCATION_BYTES`] threshold.
     pub const fn new() -> Self {
         Self::with_threshold(HUGE_ALLOCATION_BYTES)
     }
 
-    /// The allocator with another threshold (tests use a small one). Panics if it is 0.
+    /// The system allocator with another threshold (tests use a small one). Panics if it is 0.
     pub const fn with_threshold(threshold_bytes: usize) -> Self {
+        Self::on(System, threshold_bytes)
+    }
+}
+
+impl<A> LazyHugeAllocator<A> {
+    /// `inner` serving every allocation below `threshold_bytes` (the `fastdata` binary puts
+    /// mimalloc there, with [`HUGE_ALLOCATION_BYTES`]). Panics if the threshold is 0.
+    pub const fn on(inner: A, threshold_bytes: usize) -> Self {
         assert!(
             threshold_bytes > 0,
             "a zero-size allocation cannot be mapped"
         );
         Self {
+            inner,
             threshold_bytes,
             mappings: AtomicU64::new(0),
         }
@@ -119,17 +129,17 @@ impl Default for LazyHugeAllocator {
     }
 }
 
-// SAFETY: every block is either the system allocator's (and handed back to it, since the
+// SAFETY: every block is either the inner allocator's (and handed back to it, since the
 // layout decides which path a block took and `dealloc`/`realloc` get the layout it was
 // allocated with) or a fresh page-aligned mapping of at least `layout.size()` bytes with an
 // alignment of at most the page size.
-unsafe impl GlobalAlloc for LazyHugeAllocator {
+unsafe impl<A: GlobalAlloc> GlobalAlloc for LazyHugeAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if self.is_mapped(layout.size(), layout.align()) {
             self.map(layout.size())
         } else {
             // SAFETY: forwarded with the caller's layout.
-            unsafe { System.alloc(layout) }
+            unsafe { self.inner.alloc(layout) }
         }
     }
 
@@ -139,7 +149,7 @@ unsafe impl GlobalAlloc for LazyHugeAllocator {
             self.map(layout.size())
         } else {
             // SAFETY: forwarded with the caller's layout.
-            unsafe { System.alloc_zeroed(layout) }
+            unsafe { self.inner.alloc_zeroed(layout) }
         }
     }
 
@@ -150,7 +160,7 @@ unsafe impl GlobalAlloc for LazyHugeAllocator {
             unsafe { Self::unmap(ptr, layout.size()) }
         } else {
             // SAFETY: a block of this layout came from the system allocator.
-            unsafe { System.dealloc(ptr, layout) }
+            unsafe { self.inner.dealloc(ptr, layout) }
         }
     }
 
@@ -162,7 +172,7 @@ unsafe impl GlobalAlloc for LazyHugeAllocator {
             self.is_mapped(new_size, align),
         ) {
             // SAFETY: a system block, resized within the system allocator.
-            (false, false) => unsafe { System.realloc(ptr, layout, new_size) },
+            (false, false) => unsafe { self.inner.realloc(ptr, layout, new_size) },
             (true, true) => {
                 // SAFETY: `ptr`/`old_size` is one of our mappings; the kernel moves or grows
                 // it, keeping its flags (MAP_NORESERVE) and contents; new pages are zero.
@@ -181,7 +191,7 @@ unsafe impl GlobalAlloc for LazyHugeAllocator {
                     // `old_size < new_size` bytes; it is freed with its own layout.
                     unsafe {
                         ptr::copy_nonoverlapping(ptr, new, old_size);
-                        System.dealloc(ptr, layout);
+                        self.inner.dealloc(ptr, layout);
                     }
                 }
                 new
@@ -190,7 +200,7 @@ unsafe impl GlobalAlloc for LazyHugeAllocator {
                 // SAFETY: the caller guarantees `new_size` with `align` is a valid layout.
                 let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
                 // SAFETY: a valid layout, and `new_size` is non-zero (the caller's contract).
-                let new = unsafe { System.alloc(new_layout) };
+                let new = unsafe { self.inner.alloc(new_layout) };
                 if !new.is_null() {
                     // SAFETY: both blocks are live and distinct; the new one is the smaller.
                     unsafe {
