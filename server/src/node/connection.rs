@@ -6,8 +6,10 @@
 //! A connection is one task. It takes whole frames off what it read
 //! ([`FrameDecoder`], bounded by `native.transport.max.frame.size.bytes`) and hands each to
 //! its [`Session`], which answers at once (OPTIONS, STARTUP, REGISTER, protocol errors) or
-//! returns a store call; calls run on blocking threads, at most
-//! `native.transport.max.requests.per.connection` at a time, and past that the connection
+//! returns a store call; calls run on blocking threads in batches (those decoded together, at
+//! most 64 per hand-off, at most 4 batches of a connection at once, so under load one thread
+//! switch serves many calls), at most `native.transport.max.requests.per.connection` taken
+//! at a time, and past that the connection
 //! stops reading until answers drain, so a client that pipelines without bound meets
 //! backpressure. Each frame's bytes are also reserved, as soon as its header is in and until
 //! it is answered, from `native.transport.max.request.data.in.flight.bytes` across all
@@ -43,6 +45,10 @@ use super::Node;
 const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 /// Room made for each read.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Blocking tasks one connection runs at once; the calls decoded meanwhile wait for the next.
+const BATCHES_PER_CONNECTION: usize = 4;
+/// Calls one blocking task runs, at most.
+const CALLS_PER_BATCH: usize = 64;
 
 /// Accept connections until shutdown; each is served by its own task.
 pub(crate) async fn serve(node: Arc<Node>, listener: TcpListener) {
@@ -91,6 +97,15 @@ pub(crate) async fn serve(node: Arc<Node>, listener: TcpListener) {
     }
 }
 
+/// A call decoded and not yet handed to a blocking task: where its answer goes.
+struct Queued {
+    call: Call,
+    stream: i16,
+    opcode: &'static str,
+    started: Instant,
+    reserved: Option<OwnedSemaphorePermit>,
+}
+
 /// A request being answered: where the answer goes and what the store made of it.
 struct Done {
     stream: i16,
@@ -101,6 +116,42 @@ struct Done {
     keyspace: Option<String>,
     /// The request's bytes, reserved from the node-wide budget until it is answered.
     _reserved: Option<OwnedSemaphorePermit>,
+}
+
+/// Runs a batch of calls one after the other (on a blocking thread).
+fn run_batch(node: &Node, batch: Vec<Queued>) -> Vec<Done> {
+    batch
+        .into_iter()
+        .map(|q| {
+            // A panic in the store answers this request with a server error; the others of
+            // the batch still run.
+            let call = q.call;
+            let (response, keyspace) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(node, call)))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a panic".to_string());
+                        (
+                            Response::Error(ErrorBody::new(
+                                0x0000,
+                                format!("the store failed on this request: {what}"),
+                            )),
+                            None,
+                        )
+                    });
+            Done {
+                stream: q.stream,
+                opcode: q.opcode,
+                started: q.started,
+                response,
+                keyspace,
+                _reserved: q.reserved,
+            }
+        })
+        .collect()
 }
 
 /// Run a call on the store (on a blocking thread) and turn its outcome into an answer; a
@@ -194,7 +245,11 @@ async fn serve_connection(
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut out = BytesMut::new();
     let mut session = Session::default();
+    // Blocking tasks running calls, each answering a batch of them; the calls waiting for one;
+    // and the requests taken but not yet answered (queued or running).
     let mut pending = FuturesUnordered::new();
+    let mut queued: Vec<Queued> = Vec::new();
+    let mut inflight = 0usize;
     let mut events = None;
     let mut closing = false;
     // The reservation of the frame being read, and the size of one waited for.
@@ -205,7 +260,7 @@ async fn serve_connection(
         // bytes are reserved from the node-wide budget as soon as its header is in.
         while !closing
             && wanted.is_none()
-            && pending.len() < max_inflight
+            && inflight < max_inflight
             && out.len() < WRITE_CHUNK_BYTES
         {
             if admitted.is_none() {
@@ -252,43 +307,36 @@ async fn serve_connection(
                     closing = true;
                 }
                 Step::Call(call) => {
-                    let n = node.clone();
-                    let (stream, opcode) = (decision.stream, decision.opcode);
-                    let handle = tokio::task::spawn_blocking(move || run(&n, call));
-                    pending.push(handle.map(move |outcome| {
-                        let (response, keyspace) = outcome.unwrap_or_else(|e| {
-                            (
-                                Response::Error(ErrorBody::new(
-                                    0x0000,
-                                    format!("the store failed on this request: {e}"),
-                                )),
-                                None,
-                            )
-                        });
-                        Done {
-                            stream,
-                            opcode,
-                            started,
-                            response,
-                            keyspace,
-                            _reserved: reserved,
-                        }
-                    }));
+                    queued.push(Queued {
+                        call,
+                        stream: decision.stream,
+                        opcode: decision.opcode,
+                        started,
+                        reserved,
+                    });
+                    inflight += 1;
                 }
             }
             if events.is_none() && session.wants_schema_events() {
                 events = Some(node.events.subscribe());
             }
         }
+        // One hand-off to a blocking thread per batch of calls, not per call: under load the
+        // thread switches cost more than a store call itself.
+        while !queued.is_empty() && pending.len() < BATCHES_PER_CONNECTION {
+            let batch: Vec<Queued> = queued.drain(..queued.len().min(CALLS_PER_BATCH)).collect();
+            let n = node.clone();
+            pending.push(tokio::task::spawn_blocking(move || run_batch(&n, batch)));
+        }
         if !out.is_empty() {
             writer.write_all(&out).await?;
             out.clear();
         }
-        if closing && pending.is_empty() {
+        if closing && inflight == 0 {
             writer.flush().await?;
             return Ok(());
         }
-        let can_read = !closing && wanted.is_none() && pending.len() < max_inflight;
+        let can_read = !closing && wanted.is_none() && inflight < max_inflight;
         let want = wanted.unwrap_or(0);
         if can_read && buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
             buf.reserve(READ_CHUNK_BYTES);
@@ -301,18 +349,25 @@ async fn serve_connection(
                 admitted = permit.ok();
                 wanted = None;
             }
-            Some(done) = pending.next(), if !pending.is_empty() => {
-                let mut finished = vec![done];
+            Some(finished) = pending.next(), if !pending.is_empty() => {
+                let mut batches = vec![finished];
                 // Answers finished meanwhile go out in the same write.
-                while let Some(Some(done)) = pending.next().now_or_never() {
-                    finished.push(done);
+                while let Some(Some(finished)) = pending.next().now_or_never() {
+                    batches.push(finished);
                 }
-                for done in finished {
-                    if let Some(keyspace) = done.keyspace {
-                        session.use_keyspace(keyspace);
+                for finished in batches {
+                    // Only a runtime shutting down cancels a blocking task.
+                    let answered = finished.map_err(|e| {
+                        std::io::Error::other(format!("a batch of requests was cancelled: {e}"))
+                    })?;
+                    for done in answered {
+                        inflight -= 1;
+                        if let Some(keyspace) = done.keyspace {
+                            session.use_keyspace(keyspace);
+                        }
+                        answer(node, &mut out, &session, done.stream, done.opcode, &done.response);
+                        node.metrics.request(done.opcode, done.started.elapsed().as_secs_f64());
                     }
-                    answer(node, &mut out, &session, done.stream, done.opcode, &done.response);
-                    node.metrics.request(done.opcode, done.started.elapsed().as_secs_f64());
                 }
             }
             event = next_event(&mut events), if !closing => match event {
