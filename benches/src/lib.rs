@@ -1,15 +1,21 @@
-//! fastdata-benches: the shared pieces of fastdata's benchmarks.
+//! fastdata-benches: the instruments that measure fastdata.
 //!
-//! Today this crate holds the criterion benchmarks of the log engine (`benches/log.rs`) and what
-//! they share: the batch maker, the plain-file baseline writer every figure is compared with, the
-//! log writers, the tally that turns samples into "our figure = ratio × baseline" lines, and the
-//! peak-RSS reader. Later it will also hold the load generator (a Kafka-protocol producer and
-//! consumer driving a running broker) and the side-by-side runner that measures fastdata and a
-//! reference broker under the same load; both will reuse these pieces.
+//! - The load generator behind `fastdata bench`: its engine ([`load`]: closed and open loops,
+//!   coordinated-omission correction, HdrHistogram latencies, the report as a table and JSON),
+//!   the log workloads over the Kafka protocol with our client ([`kafka_load`]) and YCSB's
+//!   store workloads over CQL with the `scylla` driver ([`ycsb`]). The side-by-side runner
+//!   (`benches/side-by-side/`) drives fastdata and its peers with them.
+//! - What the criterion benchmarks (`benches/benches/`) share: the batch maker, the plain-file
+//!   baseline writer every figure is compared with, the log writers, the tally that turns
+//!   samples into "our figure = ratio × baseline" lines, and the peak-RSS reader.
 //!
 //! Every writer here keeps its disk use bounded: once it has written its byte budget it deletes
 //! its file (or log directory) and starts a fresh one. Callers do that reset outside the timed
 //! region ([`timed_writes`], [`timed_parallel_writes`]).
+
+pub mod kafka_load;
+pub mod load;
+pub mod ycsb;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -971,7 +971,7 @@ fn switch_to(name: &str, current: bool, on: bool) -> bool {
     on
 }
 
-fn parse_consistency(level: &str) -> Option<Consistency> {
+pub(crate) fn parse_consistency(level: &str) -> Option<Consistency> {
     Some(match level.to_ascii_uppercase().as_str() {
         "ANY" => Consistency::Any,
         "ONE" => Consistency::One,
@@ -988,7 +988,7 @@ fn parse_consistency(level: &str) -> Option<Consistency> {
     })
 }
 
-fn consistency_name(c: Consistency) -> &'static str {
+pub(crate) fn consistency_name(c: Consistency) -> &'static str {
     match c {
         Consistency::Any => "ANY",
         Consistency::One => "ONE",
