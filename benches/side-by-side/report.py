@@ -78,9 +78,10 @@ BASELINE_ROWS = [
      "MB/s"),
     ("baseline-write-fdatasync-4", "64 KiB write_all + fdatasync, 4 files, 4 threads",
      "fdatasync each", "MB/s"),
-    ("baseline-rocksdb-put", "RocksDB put 1000 B, the node's options, 2 threads",
+    ("baseline-rocksdb-put", "RocksDB put 1000 B, the node's options, 512 MiB block cache, 2 threads",
      "WAL, no sync", "ops/s"),
-    ("baseline-rocksdb-get", "RocksDB get 1000 B, the node's options, 2 threads", "-", "ops/s"),
+    ("baseline-rocksdb-get", "RocksDB get 1000 B, the node's options, 512 MiB block cache, 2 threads",
+     "-", "ops/s"),
 ]
 
 
@@ -231,7 +232,8 @@ def main():
     lines += baselines(reports)
     lines += ["", "The log (1 KiB values unless stated; our load generator `fastdata bench log`):", ""]
     lines += table(run, reports, LOG_ROWS)
-    lines += ["", "The store (YCSB's usertable: 10 fields of 100 B; `fastdata bench store`):", ""]
+    lines += ["", "The store (YCSB's usertable: 10 fields of 100 B, 200,000 records; `fastdata bench store`; "
+              "the node with a 512 MiB block cache):", ""]
     lines += table(run, reports, STORE_ROWS)
     lines += ["", "Settings of each figure:", ""]
     for rid, r in reports.items():

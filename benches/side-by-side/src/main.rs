@@ -171,6 +171,9 @@ struct RocksArgs {
     /// Bytes of each value.
     #[arg(long, default_value_t = 1000)]
     value_size: usize,
+    /// The block cache in bytes [default: the node's, block.cache.size.bytes].
+    #[arg(long)]
+    block_cache_size_bytes: Option<usize>,
     #[arg(long, value_enum)]
     op: RocksOp,
     #[command(flatten)]
@@ -275,6 +278,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 records: a.records.max(1),
                 value_size: a.value_size,
                 op: a.op,
+                block_cache_size_bytes: a.block_cache_size_bytes,
             };
             let report = rocks::run(&settings, &config).await.context("rocksdb")?;
             finish(&report, a.load.json.as_ref())

@@ -34,6 +34,8 @@ pub struct Settings {
     pub value_size: usize,
     /// Puts or gets.
     pub op: RocksOp,
+    /// The block cache (default: the node's default), to match a node run with another.
+    pub block_cache_size_bytes: Option<usize>,
 }
 
 struct RocksOps {
@@ -119,7 +121,9 @@ pub async fn run(settings: &Settings, config: &LoadConfig) -> anyhow::Result<Rep
         commitlog_sync: node.commitlog_sync,
         commitlog_sync_period_ms: node.commitlog_sync_period_ms,
         commitlog_sync_group_window_ms: node.commitlog_sync_group_window_ms,
-        block_cache_size_bytes: node.block_cache_size_bytes,
+        block_cache_size_bytes: settings
+            .block_cache_size_bytes
+            .unwrap_or(node.block_cache_size_bytes),
         memtable_total_size_bytes: node.memtable_total_size_bytes,
     };
     std::fs::create_dir_all(&settings.dir)
@@ -167,6 +171,7 @@ pub async fn run(settings: &Settings, config: &LoadConfig) -> anyhow::Result<Rep
             ),
         )
         .with("options", "the node's (engine::open_plain with StoreConfig's defaults)")
+        .with("block cache", format!("{} MiB", engine.block_cache_size_bytes >> 20))
         .with("keys", format!("user<n>, n uniform below {}", settings.records))
         .with("value size", format!("{} B", settings.value_size))
         .with(
