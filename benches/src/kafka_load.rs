@@ -175,9 +175,10 @@ pub async fn consume(bootstrap: &str, topic: &str, limit: Duration) -> Result<Re
     })?;
     consumer.assign(partitions.clone())?;
     consumer.seek_to_end(&partitions)?;
+    // One topic: the end offsets by partition.
     let mut ends = BTreeMap::new();
     for tp in &partitions {
-        ends.insert(tp.clone(), consumer.position(tp).await?);
+        ends.insert(tp.partition, consumer.position(tp).await?);
     }
     consumer.seek_to_beginning(&partitions)?;
     let started = Instant::now();
@@ -185,11 +186,10 @@ pub async fn consume(bootstrap: &str, topic: &str, limit: Duration) -> Result<Re
     let mut remaining: u64 = ends.values().map(|&e| e.max(0) as u64).sum();
     while remaining > 0 && started.elapsed() < limit {
         for record in consumer.poll(Duration::from_millis(500)).await? {
-            let tp = TopicPartition {
-                topic: record.topic.clone(),
-                partition: record.partition,
-            };
-            if ends.get(&tp).is_some_and(|&end| record.offset < end) {
+            if ends
+                .get(&record.partition)
+                .is_some_and(|&end| record.offset < end)
+            {
                 remaining -= 1;
                 records += 1;
                 bytes += record.value.as_ref().map_or(0, |v| v.len() as u64)

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use fastdata_benches::kafka_load::{self, ProduceSettings};
 use fastdata_benches::load::keys::KeyDistribution;
-use fastdata_benches::load::{LoadConfig, Report};
+use fastdata_benches::load::LoadConfig;
 use fastdata_benches::ycsb::{self, StoreSettings, YcsbWorkload};
 use fastdata_client::producer::{parse_compression, Acks};
 
@@ -166,20 +166,6 @@ struct StoreArgs {
     load: LoadArgs,
 }
 
-/// Prints the report, writes its JSON if asked, and says whether everything succeeded.
-fn finish(report: &Report, json: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
-    println!("{report}");
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(report).context("serializing the report")?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(if report.errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
 /// Runs `fastdata bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
@@ -203,7 +189,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let report = rt
                 .block_on(kafka_load::produce(&settings, &config))
                 .map_err(|e| anyhow!("bench log produce: {e}"))?;
-            finish(&report, p.load.json.as_ref())
+            Ok(report.print_and_save(p.load.json.as_deref())?)
         }
         Target::Log {
             action: LogAction::Consume(c),
@@ -214,7 +200,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let report = rt
                 .block_on(kafka_load::consume(&c.bootstrap.bootstrap, &c.topic, limit))
                 .map_err(|e| anyhow!("bench log consume: {e}"))?;
-            finish(&report, c.json.as_ref())
+            Ok(report.print_and_save(c.json.as_deref())?)
         }
         Target::Store(s) => {
             let consistency = parse_consistency(&s.consistency).ok_or_else(|| {
@@ -238,7 +224,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 .block_on(ycsb::run(&settings, &config))
                 .map_err(|e| anyhow!("bench store: {e}"))?
                 .with("consistency", consistency_name(consistency));
-            finish(&report, s.load.json.as_ref())
+            Ok(report.print_and_save(s.load.json.as_deref())?)
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `side-by-side`: the side-by-side runner's drivers for everything that is not fastdata itself.
-//! Each subcommand runs one measurement and prints a [`Report`] as `fastdata bench` does (a
+//! Each subcommand runs one measurement and prints a [`Report`](fastdata_benches::load::Report) as `fastdata bench` does (a
 //! table on stdout, the same JSON with `--json FILE`), so the runner sets the figures beside
 //! fastdata's:
 //!
@@ -11,7 +11,7 @@
 //!
 //! Operations with a latency run through the load generator's engine
 //! ([`fastdata_benches::load`]), paced by the same flags as `fastdata bench`; reads from the
-//! start of a stream are throughput only ([`Report::throughput`]). Each report says how durable
+//! start of a stream are throughput only ([`Report::throughput`](fastdata_benches::load::Report::throughput)). Each report says how durable
 //! the writes were. This crate owns the drivers only: it neither starts nor stops the servers it
 //! measures, and fastdata's own figures come from `fastdata bench`.
 
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fastdata_benches::load::{LoadConfig, Report};
+use fastdata_benches::load::LoadConfig;
 
 /// The side-by-side runner's drivers: physical baselines and the peers' clients.
 #[derive(Debug, Parser)]
@@ -245,20 +245,6 @@ struct NatsArgs {
     load: LoadFlags,
 }
 
-/// Prints the report, writes its JSON if asked, and says whether every operation succeeded.
-fn finish(report: &Report, json: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
-    println!("{report}");
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(report).context("serializing the report")?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(if report.errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Files(a) => {
@@ -268,7 +254,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 sync: a.sync,
             };
             let report = files::run(&settings, &config).await.context("files")?;
-            finish(&report, a.load.json.as_ref())
+            Ok(report.print_and_save(a.load.json.as_deref())?)
         }
         Command::Rocksdb(a) => {
             // Blocking calls: a second operation in a worker's window would only queue.
@@ -281,7 +267,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 block_cache_size_bytes: a.block_cache_size_bytes,
             };
             let report = rocks::run(&settings, &config).await.context("rocksdb")?;
-            finish(&report, a.load.json.as_ref())
+            Ok(report.print_and_save(a.load.json.as_deref())?)
         }
         Command::Redis(a) => {
             let settings = redis_streams::Settings {
@@ -301,7 +287,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             .with_context(|| format!("redis at {}", settings.addr))?;
-            finish(&report, a.load.json.as_ref())
+            Ok(report.print_and_save(a.load.json.as_deref())?)
         }
         Command::Nats(a) => {
             let settings = nats::Settings {
@@ -322,7 +308,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             .with_context(|| format!("nats at {}", settings.addr))?;
-            finish(&report, a.load.json.as_ref())
+            Ok(report.print_and_save(a.load.json.as_deref())?)
         }
     }
 }

@@ -225,17 +225,12 @@ pub async fn run<W: Workload>(name: &str, workload: Arc<W>, config: &LoadConfig)
     }
     let ended = Instant::now().min(measure_until).max(measure_from);
     let seconds = (ended - measure_from).as_secs_f64();
-    Report::new(
-        name,
-        kinds,
-        &merged,
-        counted,
-        bytes,
-        errors,
-        first_error,
-        seconds,
-        config,
-    )
+    let mut report = Report::throughput(name, counted, bytes, seconds)
+        .with_latencies(kinds, &merged)
+        .with_pace(config);
+    report.errors = errors;
+    report.first_error = first_error;
+    report
 }
 
 /// One worker: keeps up to `window` operations in flight until the run ends, then waits for

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
+use std::path::Path;
+use std::process::ExitCode;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -52,19 +55,14 @@ pub struct Report {
 }
 
 impl Report {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        name: &str,
+    /// Adds one latency row per kind of operation that happened (`histograms[i]` holds the
+    /// latencies of `kinds[i]`).
+    pub(super) fn with_latencies(
+        mut self,
         kinds: &[&str],
         histograms: &[Histogram<u64>],
-        ops: u64,
-        bytes: u64,
-        errors: u64,
-        first_error: Option<String>,
-        seconds: f64,
-        config: &LoadConfig,
     ) -> Report {
-        let latency = kinds
+        self.latency = kinds
             .iter()
             .zip(histograms)
             .filter(|(_, h)| !h.is_empty())
@@ -78,21 +76,36 @@ impl Report {
                 max_us: h.max(),
             })
             .collect();
-        let mut report = Report::throughput(name, ops, bytes, seconds);
-        report.errors = errors;
-        report.first_error = first_error;
-        report.latency = latency;
-        report = report.with(
-            "pace",
-            match config.pace {
-                Pace::Closed => "closed loop".to_string(),
-                Pace::Open { rate } => format!("open loop at {rate} ops/s"),
-            },
-        );
-        report.with(
+        self
+    }
+
+    /// Adds how the load was paced and how much was in flight.
+    pub(super) fn with_pace(self, config: &LoadConfig) -> Report {
+        let pace = match config.pace {
+            Pace::Closed => "closed loop".to_string(),
+            Pace::Open { rate } => format!("open loop at {rate} ops/s"),
+        };
+        self.with("pace", pace).with(
             "in flight",
             format!("{} workers x {}", config.workers, config.window),
         )
+    }
+
+    /// Prints the report as a table and, given a path, writes it there as JSON. The exit code
+    /// of a load run: failure if any operation failed.
+    pub fn print_and_save(&self, json: Option<&Path>) -> io::Result<ExitCode> {
+        println!("{self}");
+        if let Some(path) = json {
+            let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+            std::fs::write(path, text + "\n").map_err(|e| {
+                io::Error::new(e.kind(), format!("writing {}: {e}", path.display()))
+            })?;
+        }
+        Ok(if self.errors == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     }
 
     /// A report of a run that measured only throughput (no per-operation latency), e.g. a
