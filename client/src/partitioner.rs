@@ -67,23 +67,35 @@ pub(crate) struct StickyPartitions {
 
 impl StickyPartitions {
     /// The topic's sticky partition, choosing one if it has none (or the topic shrank).
-    /// `available` lists partitions with a leader; `partitions` is the topic's count.
-    pub(crate) fn partition(&mut self, topic: &str, partitions: i32, available: &[i32]) -> i32 {
+    /// `available` lists partitions with a leader (called only to choose); `partitions` is the
+    /// topic's count.
+    pub(crate) fn partition(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        available: &dyn Fn() -> Vec<i32>,
+    ) -> i32 {
         if let Some(&p) = self.current.get(topic) {
             if p < partitions {
                 return p;
             }
         }
-        let p = choose(partitions, available, None);
+        let p = choose(partitions, &available(), None);
         self.current.insert(topic.to_owned(), p);
         p
     }
 
     /// A batch for `previous` was closed: move the topic to another partition (KIP-480's
     /// `onNewBatch`). Only moves if `previous` is still the sticky one.
-    pub(crate) fn next(&mut self, topic: &str, previous: i32, partitions: i32, available: &[i32]) {
+    pub(crate) fn next(
+        &mut self,
+        topic: &str,
+        previous: i32,
+        partitions: i32,
+        available: &dyn Fn() -> Vec<i32>,
+    ) {
         if self.current.get(topic) == Some(&previous) {
-            let p = choose(partitions, available, Some(previous));
+            let p = choose(partitions, &available(), Some(previous));
             self.current.insert(topic.to_owned(), p);
         }
     }
@@ -154,28 +166,28 @@ mod tests {
     fn sticky_partition_holds_until_its_batch_closes() {
         let mut sticky = StickyPartitions::default();
         let available: Vec<i32> = (0..8).collect();
-        let first = sticky.partition("t", 8, &available);
+        let first = sticky.partition("t", 8, &|| available.clone());
         for _ in 0..10 {
-            assert_eq!(sticky.partition("t", 8, &available), first);
+            assert_eq!(sticky.partition("t", 8, &|| available.clone()), first);
         }
-        sticky.next("t", first, 8, &available);
-        let second = sticky.partition("t", 8, &available);
+        sticky.next("t", first, 8, &|| available.clone());
+        let second = sticky.partition("t", 8, &|| available.clone());
         assert_ne!(second, first, "a closed batch moves the topic elsewhere");
         // A stale notification (for a partition no longer sticky) changes nothing.
-        sticky.next("t", first, 8, &available);
-        assert_eq!(sticky.partition("t", 8, &available), second);
+        sticky.next("t", first, 8, &|| available.clone());
+        assert_eq!(sticky.partition("t", 8, &|| available.clone()), second);
     }
 
     #[test]
     fn sticky_partition_prefers_partitions_with_a_leader() {
         let mut sticky = StickyPartitions::default();
         for _ in 0..20 {
-            let p = sticky.partition("t", 4, &[2]);
+            let p = sticky.partition("t", 4, &|| vec![2]);
             assert_eq!(p, 2);
-            sticky.next("t", p, 4, &[2]);
+            sticky.next("t", p, 4, &|| vec![2]);
         }
         // With no leader anywhere, any partition will do.
-        let p = sticky.partition("u", 4, &[]);
+        let p = sticky.partition("u", 4, &Vec::new);
         assert!((0..4).contains(&p));
     }
 
@@ -184,11 +196,11 @@ mod tests {
         let mut sticky = StickyPartitions::default();
         let available: Vec<i32> = (0..4).collect();
         let mut seen = [0u32; 4];
-        let mut p = sticky.partition("t", 4, &available);
+        let mut p = sticky.partition("t", 4, &|| available.clone());
         for _ in 0..400 {
             seen[p as usize] += 1;
-            sticky.next("t", p, 4, &available);
-            p = sticky.partition("t", 4, &available);
+            sticky.next("t", p, 4, &|| available.clone());
+            p = sticky.partition("t", 4, &|| available.clone());
         }
         assert!(seen.iter().all(|&n| n > 40), "{seen:?}");
     }

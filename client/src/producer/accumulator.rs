@@ -159,12 +159,13 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     /// The partition for a record: the explicit one, the key's murmur2 partition, or the
     /// topic's sticky partition (moved on when appending would start a new batch there, as
-    /// KIP-480's `onNewBatch`).
+    /// KIP-480's `onNewBatch`). `available` lists the partitions with a leader; it is called
+    /// only when a sticky partition is chosen, not for every record.
     pub fn choose_partition(
         &mut self,
         topic: &str,
         partitions: i32,
-        available: &[i32],
+        available: impl Fn() -> Vec<i32>,
         key: Option<&[u8]>,
         size: usize,
         batch_size: usize,
@@ -172,12 +173,12 @@ impl Accumulator {
         if let Some(key) = key {
             return partition_for_key(key, partitions);
         }
-        let sticky = self.sticky.partition(topic, partitions, available);
+        let sticky = self.sticky.partition(topic, partitions, &available);
         if self.has_room(&TopicPartition::new(topic, sticky), size, batch_size) {
             return sticky;
         }
-        self.sticky.next(topic, sticky, partitions, available);
-        self.sticky.partition(topic, partitions, available)
+        self.sticky.next(topic, sticky, partitions, &available);
+        self.sticky.partition(topic, partitions, &available)
     }
 
     fn has_room(&self, tp: &TopicPartition, size: usize, batch_size: usize) -> bool {
@@ -198,7 +199,11 @@ impl Accumulator {
         batch_size: usize,
     ) -> bool {
         let room = self.has_room(&tp, size, batch_size);
-        let queue = self.queues.entry(tp.clone()).or_default();
+        // The key is cloned only for a partition's first batch.
+        let queue = match self.queues.get_mut(&tp) {
+            Some(queue) => queue,
+            None => self.queues.entry(tp.clone()).or_default(),
+        };
         if room {
             if let Some(batch) = queue.back_mut() {
                 batch._memory.merge(memory);
@@ -358,7 +363,7 @@ mod tests {
         let available: Vec<i32> = (0..8).collect();
         let mut chosen = Vec::new();
         for _ in 0..9 {
-            let p = acc.choose_partition("t", 8, &available, None, 400, 1000);
+            let p = acc.choose_partition("t", 8, || available.clone(), None, 400, 1000);
             let (r, _rx) = record(&[0; 374]);
             acc.append(
                 TopicPartition::new("t", p),
@@ -378,7 +383,7 @@ mod tests {
         }
         // Keyed records ignore stickiness.
         assert_eq!(
-            acc.choose_partition("t", 8, &available, Some(b"foobar"), 10, 1000),
+            acc.choose_partition("t", 8, || available.clone(), Some(b"foobar"), 10, 1000),
             partition_for_key(b"foobar", 8)
         );
     }

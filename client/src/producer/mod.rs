@@ -216,7 +216,7 @@ impl Producer {
                 None => acc.choose_partition(
                     &record.topic,
                     partitions,
-                    &topic.available_partitions(),
+                    || topic.available_partitions(),
                     record.key.as_deref(),
                     size,
                     config.batch_size,
