@@ -9,6 +9,7 @@
 //! tombstone). A row exists when its row marker (written by INSERT) or one of its regular cells
 //! is live; static cells are shadowed by the partition tombstone only.
 
+use std::cell::{RefCell, RefMut};
 use std::ops::ControlFlow;
 
 use crate::api::Error;
@@ -186,11 +187,17 @@ impl Slice {
 pub type PartitionRef = (Vec<u8>, Vec<u8>);
 
 /// Reads one table at one local time.
+///
+/// A partition's header and its rows are read through one iterator over the whole partition,
+/// kept until another partition is read: setting up an iterator (a seek in every memtable and
+/// L0 file and in each level) costs more than reading a small partition, and one iterator also
+/// sees the header and the rows at the same instant.
 pub struct Reader<'a> {
     pub engine: &'a Engine,
     pub table: &'a Table,
     pub now_s: i64,
     desc: Vec<bool>,
+    partition: RefCell<Option<(Vec<u8>, RawIter<'a>)>>,
 }
 
 impl<'a> Reader<'a> {
@@ -200,6 +207,7 @@ impl<'a> Reader<'a> {
             table,
             now_s,
             desc: table.clustering_desc(),
+            partition: RefCell::new(None),
         }
     }
 
@@ -208,14 +216,23 @@ impl<'a> Reader<'a> {
         Ok(self.engine.raw_iter(&cf, lower, upper))
     }
 
+    /// An iterator over every key of the partition with key prefix `prefix`: the one kept
+    /// from the last call if it was for the same partition.
+    fn partition_iter(&self, prefix: &[u8]) -> Result<RefMut<'_, RawIter<'a>>, Error> {
+        let mut kept = self.partition.borrow_mut();
+        if kept.as_ref().is_none_or(|(p, _)| p.as_slice() != prefix) {
+            let upper = keys::prefix_successor(prefix);
+            *kept = Some((prefix.to_vec(), self.iter(prefix, upper.as_deref())?));
+        }
+        RefMut::filter_map(kept, |kept| kept.as_mut().map(|(_, it)| it))
+            .map_err(|_| Error::Server("no partition iterator".into()))
+    }
+
     /// The header of the partition with key prefix `prefix`.
     pub fn header(&self, prefix: &[u8]) -> Result<PartitionHeader, Error> {
-        let mut lower = prefix.to_vec();
-        lower.push(keys::KeyKind::PartitionDeletion as u8);
-        let mut upper = prefix.to_vec();
-        upper.push(keys::KeyKind::Row as u8);
-        let mut it = self.iter(&lower, Some(&upper))?;
-        it.seek_to_first();
+        let mut it = self.partition_iter(prefix)?;
+        // The partition tombstone, range tombstones and statics sort before the rows.
+        it.seek(prefix);
         let mut header = PartitionHeader::default();
         let mut statics = RowBuilder::default();
         while let (Some(key), Some(value)) = (it.key(), it.value()) {
@@ -297,14 +314,31 @@ impl<'a> Reader<'a> {
         if upper.as_ref().is_some_and(|u| *u <= lower) {
             return Ok(ControlFlow::Continue(()));
         }
-        let mut it = self.iter(&lower, upper.as_deref())?;
+        // The partition's iterator is bounded by the partition; [lower, upper) is checked here.
+        let mut it = self.partition_iter(prefix)?;
         if reversed {
-            it.seek_to_last();
+            match &upper {
+                Some(u) => {
+                    it.seek_for_prev(u);
+                    if it.key() == Some(u.as_slice()) {
+                        it.prev();
+                    }
+                }
+                None => it.seek_to_last(),
+            }
         } else {
-            it.seek_to_first();
+            it.seek(&lower);
         }
         let mut row = RowBuilder::default();
         while let (Some(key), Some(value)) = (it.key(), it.value()) {
+            let in_range = if reversed {
+                key >= lower.as_slice()
+            } else {
+                upper.as_ref().is_none_or(|u| key < u.as_slice())
+            };
+            if !in_range {
+                break;
+            }
             let Entry::Row { clustering, item } =
                 keys::parse_entry(&key[prefix.len()..], &self.desc)?
             else {

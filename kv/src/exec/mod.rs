@@ -330,12 +330,26 @@ impl Store {
 
     /// Run a prepared statement (parsed again from its text if this node does not hold it).
     pub fn execute(&self, prepared: &Prepared, request: &Request) -> Result<QueryResult, Error> {
-        let statement = match self.cached(&prepared.id) {
-            Some(e) => e.statement.clone(),
-            None => terms::parse(&prepared.query)?,
-        };
-        let keyspace = prepared.keyspace.as_deref().or(request.keyspace.as_deref());
-        self.run_measured(&statement, keyspace, request)
+        match self.cached(&prepared.id) {
+            Some(entry) => self.run_prepared(&entry, request),
+            None => {
+                let statement = terms::parse(&prepared.query)?;
+                let keyspace = prepared.keyspace.as_deref().or(request.keyspace.as_deref());
+                self.run_measured(&statement, keyspace, request)
+            }
+        }
+    }
+
+    /// Run the statement this node prepared as `id` ([`Error::Unprepared`] once it no longer
+    /// holds it: the client prepares it again). Nothing of the statement is copied.
+    pub fn execute_id(&self, id: &[u8; 16], request: &Request) -> Result<QueryResult, Error> {
+        let entry = self.cached(id).ok_or(Error::Unprepared(*id))?;
+        self.run_prepared(&entry, request)
+    }
+
+    fn run_prepared(&self, entry: &PreparedEntry, request: &Request) -> Result<QueryResult, Error> {
+        let keyspace = (entry.prepared.keyspace.as_deref()).or(request.keyspace.as_deref());
+        self.run_measured(&entry.statement, keyspace, request)
     }
 
     /// Run one statement given as text.

@@ -1765,9 +1765,9 @@ fn rows_result(selection: &Selection, out: Output, paging_state: Option<Bytes>) 
 }
 
 /// One SELECT over its source.
-struct Query<'q> {
+struct Query<'q, 's> {
     table: &'q Table,
-    source: &'q Source<'q>,
+    source: &'q Source<'s>,
     selection: &'q Selection,
     restrictions: &'q Restrictions,
     reversed: bool,
@@ -1777,7 +1777,7 @@ struct Query<'q> {
     sort_after: bool,
 }
 
-impl Query<'_> {
+impl Query<'_, '_> {
     /// Read one partition into `out`; `Break` when the query is done (limit or page).
     fn partition(
         &self,

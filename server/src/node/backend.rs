@@ -49,10 +49,7 @@ impl Backend for fastdata_kv::Store {
         fastdata_kv::Store::prepare(self, query, keyspace)
     }
     fn execute(&self, id: &[u8; 16], request: &Request) -> Result<QueryResult, Error> {
-        match self.prepared(id) {
-            Some(prepared) => fastdata_kv::Store::execute(self, &prepared, request),
-            None => Err(Error::Unprepared(*id)),
-        }
+        self.execute_id(id, request)
     }
     fn batch(
         &self,
