@@ -25,6 +25,7 @@ BEGIN, END = "<!-- side-by-side:begin -->", "<!-- side-by-side:end -->"
 
 NO_FSYNC = "no fsync before the answer"
 FSYNC = "fsync before the answer"
+PG_FSYNC = FSYNC + " (PostgreSQL fsync=on, synchronous_commit=on)"
 
 # (id, figure, durability, metric, baseline id, peers at the same durability, target)
 # metric: "MB/s" (payload bytes), "ops/s" or "rec/s".
@@ -46,9 +47,15 @@ LOG_ROWS = [
      NO_FSYNC + " (appendfsync everysec)", "MB/s", "baseline-write", [], "peer"),
     ("fastdata-produce-1k-fsync", "fastdata broker, produce 1 KiB, 4 producers, 4 partitions",
      FSYNC + " (flush.messages=1)", "MB/s", "baseline-write-fdatasync",
-     ["redis-xadd-1k-always"], ">= 0.60 x baseline (group commit)"),
+     ["redis-xadd-1k-always", "tansu-postgres-produce-1k-fsync", "tansu-postgres-produce-1k"],
+     ">= 0.60 x baseline (group commit)"),
     ("redis-xadd-1k-always", "Redis streams XADD 1 KiB, pipelined",
      FSYNC + " (appendfsync always)", "MB/s", "baseline-write-fdatasync", [], "peer"),
+    ("tansu-postgres-produce-1k-fsync",
+     "Tansu 0.6 PostgreSQL engine, the flush.messages=1 row's client settings (4 producers)",
+     PG_FSYNC, "MB/s", "baseline-write-fdatasync", [], "peer"),
+    ("tansu-postgres-produce-1k", "Tansu 0.6 PostgreSQL engine, the other Tansu rows' settings",
+     PG_FSYNC, "MB/s", "baseline-write-fdatasync", [], "peer"),
     ("fastdata-produce-100b", "fastdata broker, produce 100 B, acks=1",
      NO_FSYNC + " (default topic)", "rec/s", None, [], ">= 2,000,000 rec/s (stretch)"),
     ("fastdata-consume", "fastdata broker, consume 1 KiB records from page cache",
@@ -117,9 +124,10 @@ def latency(report):
 
 
 def rss(run, rid):
+    """The peak RSS of the figure's server; "a+b": servers that served it together."""
     try:
-        server = (run / "server" / rid).read_text().strip()
-        kib = int((run / "rss" / server).read_text().strip())
+        servers = (run / "server" / rid).read_text().strip().split("+")
+        kib = sum(int((run / "rss" / s).read_text().strip()) for s in servers)
         return f"{kib / 1024:,.0f} MiB"
     except (OSError, ValueError):
         return "-"
@@ -150,8 +158,10 @@ def table(run, reports, rows):
            "|---|---|---|---|---|---|---|---|"]
     for rid, label, durability, metric, base, peers, target in rows:
         if rid not in reports:
-            out.append(f"| {label} | {durability} | not measured (see the run's logs) "
-                       f"| - | - | - | {target} | - |")
+            skipped = run / "skipped" / rid
+            why = skipped.read_text().strip() if skipped.exists() \
+                else "not measured (see the run's logs)"
+            out.append(f"| {label} | {durability} | {why} | - | - | - | {target} | - |")
             continue
         r = reports[rid]
         peer = best_peer(reports, peers, metric)

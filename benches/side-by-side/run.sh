@@ -11,10 +11,14 @@
 #
 # The setup installs what is missing and caches it under $FASTDATA_BENCH_HOME (default
 # ~/.cache/fastdata-bench): Debian's redis-server and nats-server; Tansu and latte
-# (cargo install, about 10 and 5 minutes on 2 cores, once); a virtualenv with confluent-kafka
+# (cargo install, about 25 and 8 minutes on 2 cores, once); a virtualenv with confluent-kafka
 # and matplotlib; and a release build of fastdata and of the runner's drivers. Servers bind
 # 127.0.0.2x addresses and are stopped at the end (or on an error). Each figure is measured
 # for FASTDATA_BENCH_SECONDS (default 8) after a 2 s warm-up.
+#
+# Tansu on PostgreSQL (Debian's postgresql, installed by the setup then) is measured only when
+# FASTDATA_BENCH_TANSU_PG_SCHEMA names Tansu's schema, etc/initdb.d/010-schema.sql of Tansu
+# v0.6.0's git repository (it is not in the crates.io package, and it is not ours to ship).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,10 +32,18 @@ seconds="${FASTDATA_BENCH_SECONDS:-8}"
 # Pinned so that runs compare: the peers' versions are part of every figure.
 tansu_version=0.6.0
 latte_version=0.29.0
+# Tansu's PostgreSQL schema, supplied by the user (see the top); without it those rows are skipped.
+tansu_pg_schema="${FASTDATA_BENCH_TANSU_PG_SCHEMA:-}"
+have_tansu_pg_schema() { [[ -n "$tansu_pg_schema" && -f "$tansu_pg_schema" ]]; }
 say() { printf '\n== %s\n' "$*"; }
 
 setup() {
     local packages=(redis-server nats-server python3-venv) missing=()
+    if have_tansu_pg_schema; then
+        packages+=(postgresql)
+    else
+        say "Tansu on PostgreSQL will not be measured: FASTDATA_BENCH_TANSU_PG_SCHEMA names no file"
+    fi
     for pkg in "${packages[@]}"; do
         dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
     done
@@ -47,7 +59,7 @@ setup() {
     mkdir -p "$tools"
     # A separate target dir: the tools' builds must not evict fastdata's.
     if [[ ! -x "$tools/bin/tansu" ]]; then
-        say "installing tansu $tansu_version (once, about 10 minutes)"
+        say "installing tansu $tansu_version (once, about 25 minutes on 2 cores)"
         # Without --locked its postgres feature fails to build against a newer deadpool.
         CARGO_TARGET_DIR="$home/build" cargo install --locked "tansu@$tansu_version" \
             --features dynostore,libsql,postgres --root "$tools"
@@ -95,13 +107,22 @@ wait_port() { # wait_port NAME HOST PORT
     return 1
 }
 # Peak RSS (VmHWM) of a server and its child processes, in KiB, written beside the results.
+# Pages they share (mapped files; shared memory, as PostgreSQL's buffers in every backend)
+# count once: the sum of each one's peak less its shared pages, plus the most shared.
 record_rss() { # record_rss NAME
-    local name="$1" pid="${pids[$1]}" total=0 kib
+    local name="$1" pid="${pids[$1]}" p status=()
     for p in "$pid" $(pgrep -P "$pid" || true); do
-        kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-        total=$((total + ${kib:-0}))
+        [[ -r "/proc/$p/status" ]] && status+=("/proc/$p/status")
     done
-    echo "$total" >"$run_dir/rss/$name"
+    if ((${#status[@]} == 0)); then
+        echo 0 >"$run_dir/rss/$name"
+        return 0
+    fi
+    awk '/^VmHWM:/ {peak += $2}
+        /^RssFile:/ {shared += $2; if ($2 > file) file = $2}
+        /^RssShmem:/ {shared += $2; if ($2 > shmem) shmem = $2}
+        END {print peak - shared + file + shmem}' "${status[@]}" 2>/dev/null \
+        >"$run_dir/rss/$name" || echo 0 >"$run_dir/rss/$name"
 }
 stop() { # stop NAME
     local name="$1"
@@ -162,9 +183,74 @@ kafka_peer() { # kafka_peer ID SERVER BOOTSTRAP: the acks=1 produce figure again
         --partitions 4 --acks 1 "${produce_1k[@]}" "${pace[@]}"
 }
 
+skip() { # skip ID REASON: the report prints the reason in the figure's row
+    say "$1: $2"
+    echo "$2" >"$run_dir/skipped/$1"
+}
+pg_bin() { find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin | sort -V | tail -1; }
+logged() { # logged NAME COMMAND...: runs it into logs/NAME.log, shows the log's tail if it fails
+    local name="$1"
+    shift
+    if ! "$@" >"$run_dir/logs/$name.log" 2>&1; then
+        echo "$name failed; its log:" >&2
+        tail -20 "$run_dir/logs/$name.log" >&2
+        return 1
+    fi
+}
+
+# Tansu on PostgreSQL: a private cluster of Debian's PostgreSQL in the run's data dir that
+# answers a commit once its WAL is fsynced (fsync=on, synchronous_commit=on, stated explicitly),
+# and Tansu on it: each produce request is one PostgreSQL transaction, so an acknowledgement
+# follows an fsync. Measured with the other Tansu rows' flags, and with the flush.messages=1
+# row's (4 producers; without --flush-messages, a topic setting Tansu does not act on).
+tansu_postgres() { # tansu_postgres DATA_DIR
+    local ids=(tansu-postgres-produce-1k tansu-postgres-produce-1k-fsync) id
+    if ! have_tansu_pg_schema; then
+        for id in "${ids[@]}"; do
+            skip "$id" "not measured: needs Tansu's PostgreSQL schema, etc/initdb.d/010-schema.sql of Tansu v0.6.0's git repository; set FASTDATA_BENCH_TANSU_PG_SCHEMA"
+        done
+        return 0
+    fi
+    local pgdata="$1/postgres" pwfile="$1/postgres.password" bin password as_postgres=()
+    bin="$(pg_bin)"
+    # A password (scram), not trust: any local user could reach 127.0.0.26.
+    password="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+    mkdir -p "$pgdata"
+    (umask 077 && echo "$password" >"$pwfile")
+    if [[ "$(id -u)" == 0 ]]; then
+        # PostgreSQL refuses to run as root: the package's postgres user runs it, with only the
+        # right to traverse directories kept (the run's dir may be under root's 0700 home).
+        chown postgres: "$pgdata" "$pwfile"
+        as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups
+            --inh-caps=+dac_read_search --ambient-caps=+dac_read_search)
+    fi
+    logged initdb "${as_postgres[@]}" "$bin/initdb" -D "$pgdata" -U postgres -E UTF8 \
+        --no-locale --auth=scram-sha-256 --pwfile="$pwfile"
+    start postgres "${as_postgres[@]}" "$bin/postgres" -D "$pgdata" -c listen_addresses=127.0.0.26 \
+        -p 5432 -c unix_socket_directories= -c fsync=on -c synchronous_commit=on
+    wait_port postgres 127.0.0.26 5432
+    for _ in $(seq 1 300); do # listening is not ready: the psql below fails if it never is
+        "$bin/pg_isready" -q -h 127.0.0.26 -p 5432 && break
+        sleep 0.1
+    done
+    PGPASSWORD="$password" logged tansu-pg-schema "$bin/psql" -X -q -v ON_ERROR_STOP=1 \
+        -h 127.0.0.26 -p 5432 -U postgres -d postgres -f "$tansu_pg_schema"
+    start tansu-postgres "$tools/bin/tansu" broker --listener-url tcp://127.0.0.25:9092 \
+        --advertised-listener-url tcp://127.0.0.25:9092 \
+        --storage-engine "postgres://postgres:$password@127.0.0.26:5432/postgres"
+    wait_port tansu-postgres 127.0.0.25 9092
+    kafka_peer tansu-postgres-produce-1k tansu-postgres+postgres 127.0.0.25:9092
+    measure tansu-postgres-produce-1k-fsync tansu-postgres+postgres "$fastdata" bench log \
+        produce --bootstrap 127.0.0.25:9092 --topic bench-fsync --partitions 4 --acks 1 \
+        --producers 4 "${produce_1k[@]}" "${pace[@]}"
+    stop tansu-postgres
+    stop postgres
+    rm -rf "$pgdata" "$pwfile"
+}
+
 measure_all() {
     run_dir="$home/runs/$(date -u +%Y%m%dT%H%M%SZ)"
-    mkdir -p "$run_dir"/{logs,rss,results,server,data}
+    mkdir -p "$run_dir"/{logs,rss,results,server,data,skipped}
     local data="$run_dir/data"
     say "results in $run_dir"
     {
@@ -176,6 +262,9 @@ measure_all() {
         echo "kernel: $(uname -r)"
         echo "seconds per figure: $seconds (after a 2 s warm-up)"
         echo "tansu: $tansu_version; latte: $latte_version; $(redis-server --version | cut -d' ' -f1-3); nats-server $(nats-server --version | awk '{print $NF}')"
+        if have_tansu_pg_schema; then
+            echo "postgresql (for Tansu): $("$(pg_bin)/postgres" --version | cut -d' ' -f3-)"
+        fi
         echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } >"$run_dir/machine.txt"
 
@@ -229,6 +318,7 @@ measure_all() {
     wait_port tansu-libsql 127.0.0.24 9092
     kafka_peer tansu-libsql-produce-1k tansu-libsql 127.0.0.24:9092
     stop tansu-libsql
+    tansu_postgres "$data"
 
     # NATS JetStream, file store, its default sync (no fsync before the acknowledgement).
     start nats "$(command -v nats-server)" -js -sd "$data/nats" -a 127.0.0.28 -p 4222
@@ -289,7 +379,7 @@ main() {
             fi
             ;;
         *)
-            sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
             exit 2
             ;;
     esac
