@@ -159,14 +159,18 @@ half_rate() { json_field "$1" "max(1, int(r['ops_per_sec'] / 2))"; }
 # latte_run FUNCTION HOST:PORT --json FILE: latte's own workload (latte.rn) at ONE, its JSON
 # report turned into ours; reads run after latte's load phase has written every row.
 latte_run() {
-    local function="$1" node="$2" json="$4" workload=benches/side-by-side/latte.rn
+    local function="$1" node="$2" json="$4" workload="$root/benches/side-by-side/latte.rn"
     local raw="$run_dir/data/latte-$function.json"
-    "$tools/bin/latte" schema "$workload" "$node"
-    if [[ "$function" == read ]]; then
-        "$tools/bin/latte" load -q --consistency ONE "$workload" "$node"
-    fi
-    "$tools/bin/latte" run -q -f "$function" --consistency ONE --warmup 2s -d "${seconds}s" \
-        -p 128 -o "$raw" "$workload" "$node"
+    # latte writes a log file into its working directory: the run's logs, not the checkout.
+    (
+        cd "$run_dir/logs"
+        "$tools/bin/latte" schema "$workload" "$node"
+        if [[ "$function" == read ]]; then
+            "$tools/bin/latte" load -q --consistency ONE "$workload" "$node"
+        fi
+        "$tools/bin/latte" run -q -f "$function" --consistency ONE --warmup 2s -d "${seconds}s" \
+            -p 128 -o "$raw" "$workload" "$node"
+    )
     "$venv/bin/python" benches/side-by-side/latte_report.py "$raw" "$function" "$json"
 }
 
