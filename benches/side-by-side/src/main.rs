@@ -1,7 +1,7 @@
 //! `side-by-side`: the side-by-side runner's drivers for everything that is not fastdata itself.
-//! Each subcommand runs one measurement and prints a [`Report`](fastdata_benches::load::Report) as `fastdata bench` does (a
-//! table on stdout, the same JSON with `--json FILE`), so the runner sets the figures beside
-//! fastdata's:
+//! Each subcommand runs one measurement and prints a
+//! [`Report`](fastdata_benches::load::Report) as `fastdata bench` does (a table on stdout, the
+//! same JSON with `--json FILE`), so the runner sets the figures beside fastdata's:
 //!
 //! - the physical baselines: sequential 64 KiB writes to files, with or without an `fdatasync`
 //!   after each, by one writer or by several at once (`files`); raw RocksDB puts and gets with
@@ -11,9 +11,10 @@
 //!
 //! Operations with a latency run through the load generator's engine
 //! ([`fastdata_benches::load`]), paced by the same flags as `fastdata bench`; reads from the
-//! start of a stream are throughput only ([`Report::throughput`](fastdata_benches::load::Report::throughput)). Each report says how durable
-//! the writes were. This crate owns the drivers only: it neither starts nor stops the servers it
-//! measures, and fastdata's own figures come from `fastdata bench`.
+//! start of a stream are throughput only
+//! ([`Report::throughput`](fastdata_benches::load::Report::throughput)). Each report says how
+//! durable the writes were. This crate owns the drivers only: it neither starts nor stops the
+//! servers it measures, and fastdata's own figures come from `fastdata bench`.
 
 mod blocking;
 mod files;
