@@ -1627,7 +1627,7 @@ pub(super) fn execute(
         full: false,
     };
     if limit.is_some_and(|l| out.returned >= l) {
-        return Ok(rows_result(&selection, out, None));
+        return Ok(rows_result(selection, out, None));
     }
     let full_partitions = !r.clustering_restricted
         && !r
@@ -1680,7 +1680,7 @@ pub(super) fn execute(
                     Position::PartitionDone => match keys::prefix_successor(&st.prefix) {
                         Some(k) if k > lower => lower = k,
                         Some(_) => {}
-                        None => return Ok(rows_result(&selection, out, None)),
+                        None => return Ok(rows_result(selection, out, None)),
                     },
                     Position::AfterRow(_) => {
                         if st.prefix > lower {
@@ -1740,10 +1740,10 @@ pub(super) fn execute(
     } else {
         None
     };
-    Ok(rows_result(&selection, out, paging))
+    Ok(rows_result(selection, out, paging))
 }
 
-fn rows_result(selection: &Selection, out: Output, paging_state: Option<Bytes>) -> QueryResult {
+fn rows_result(selection: Selection, out: Output, paging_state: Option<Bytes>) -> QueryResult {
     let rows = if selection.aggregate {
         let mut row = out
             .first_row
@@ -1758,7 +1758,7 @@ fn rows_result(selection: &Selection, out: Output, paging_state: Option<Bytes>) 
         out.rows
     };
     QueryResult::Rows(Rows {
-        columns: selection.specs.clone(),
+        columns: selection.specs,
         rows,
         paging_state,
     })

@@ -21,8 +21,8 @@ use bytes::{Bytes, BytesMut};
 use fastdata_protocol::alloc::LazyHugeAllocator;
 use fastdata_protocol::cql::{
     decode_request, encode_response, ColumnSpec, ColumnType, Compression, CqlFrameError,
-    ErrorBody, FrameDecoder, Request, Response, ResultBody, RowsResult, Value, Values,
-    HEADER_BYTES,
+    ErrorBody, FrameDecoder, Request, Response, ResultBody, RowsColumns, RowsResult, Value,
+    Values, HEADER_BYTES,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -121,19 +121,24 @@ fn answer(outcome: &Outcome) {
                     Err(e) => Response::Error(ErrorBody::new(e.code(), e.to_string())),
                     Ok(Request::Query { params, .. }) | Ok(Request::Execute { params, .. }) => {
                         let row = values_row(&params.values);
-                        let columns = (0..row.len())
-                            .map(|i| ColumnSpec {
-                                keyspace: "ks".to_string(),
-                                table: "t".to_string(),
-                                name: format!("c{i}"),
-                                ty: ColumnType::Native(0x0003),
-                            })
-                            .collect();
+                        let columns = if params.skip_metadata {
+                            RowsColumns::Count(row.len())
+                        } else {
+                            RowsColumns::Specs(
+                                (0..row.len())
+                                    .map(|i| ColumnSpec {
+                                        keyspace: "ks".to_string(),
+                                        table: "t".to_string(),
+                                        name: format!("c{i}"),
+                                        ty: ColumnType::Native(0x0003),
+                                    })
+                                    .collect(),
+                            )
+                        };
                         Response::Result(ResultBody::Rows(RowsResult {
                             columns,
                             rows: vec![row],
                             paging_state: params.paging_state.clone(),
-                            no_metadata: params.skip_metadata,
                         }))
                     }
                     Ok(_) => Response::Result(ResultBody::Void),

@@ -40,7 +40,7 @@ pub use request::{
 };
 pub use response::{
     encode_response, ChangeTarget, ChangeType, ColumnSpec, ColumnType, ErrorBody, ErrorDetail,
-    PreparedResult, Response, ResultBody, RowsResult, SchemaChange,
+    PreparedResult, Response, ResultBody, RowsColumns, RowsResult, SchemaChange,
 };
 pub use wire::Value;
 

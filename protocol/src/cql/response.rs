@@ -97,17 +97,18 @@ mod rows_flags {
     pub const NO_METADATA: i32 = 0x0004;
 }
 
-/// `<metadata>` of a Rows result or of a Prepared result's result metadata.
+/// `<metadata>` of a Rows result or of a Prepared result's result metadata: `width` columns,
+/// described by `specs` unless they are `None` (flag `No_metadata`).
 fn encode_rows_metadata(
     out: &mut BytesMut,
-    columns: &[ColumnSpec],
+    specs: Option<&[ColumnSpec]>,
+    width: usize,
     paging_state: Option<&Bytes>,
-    no_metadata: bool,
 ) {
     use rows_flags::*;
-    let global = global_table(columns);
+    let global = specs.and_then(global_table);
     let mut flags = 0;
-    if no_metadata {
+    if specs.is_none() {
         flags |= NO_METADATA;
     } else if global.is_some() {
         flags |= GLOBAL_TABLES_SPEC;
@@ -116,30 +117,53 @@ fn encode_rows_metadata(
         flags |= HAS_MORE_PAGES;
     }
     out.put_i32(flags);
-    out.put_i32(count(columns.len()));
+    out.put_i32(count(width));
     if let Some(state) = paging_state {
         put_bytes(out, Some(state));
     }
-    if no_metadata {
+    let Some(specs) = specs else {
         return;
-    }
+    };
     if let Some((keyspace, table)) = global {
         put_string(out, keyspace);
         put_string(out, table);
     }
-    encode_col_specs(out, columns, global.is_some());
+    encode_col_specs(out, specs, global.is_some());
 }
 
 /// A Rows result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowsResult {
-    pub columns: Vec<ColumnSpec>,
+    pub columns: RowsColumns,
     /// Each row's values in column order; `None` is null.
     pub rows: Vec<Vec<Option<Bytes>>>,
     /// Set when more rows follow (`Has_more_pages`).
     pub paging_state: Option<Bytes>,
-    /// The request said `skip_metadata`: flag `No_metadata`, column count only.
-    pub no_metadata: bool,
+}
+
+/// What a Rows result says of its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowsColumns {
+    /// Each column's spec: the result's metadata.
+    Specs(Vec<ColumnSpec>),
+    /// Only how many there are (flag `No_metadata`): the request said `skip_metadata`, because
+    /// the client has the prepared statement's result metadata.
+    Count(usize),
+}
+
+impl RowsColumns {
+    /// How many columns each row has.
+    pub fn len(&self) -> usize {
+        match self {
+            RowsColumns::Specs(specs) => specs.len(),
+            RowsColumns::Count(n) => *n,
+        }
+    }
+
+    /// No columns at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A Prepared result.
@@ -325,12 +349,11 @@ fn encode_result(out: &mut BytesMut, result: &ResultBody) {
         ResultBody::Void => out.put_i32(0x0001),
         ResultBody::Rows(rows) => {
             out.put_i32(0x0002);
-            encode_rows_metadata(
-                out,
-                &rows.columns,
-                rows.paging_state.as_ref(),
-                rows.no_metadata,
-            );
+            let specs = match &rows.columns {
+                RowsColumns::Specs(specs) => Some(specs.as_slice()),
+                RowsColumns::Count(_) => None,
+            };
+            encode_rows_metadata(out, specs, rows.columns.len(), rows.paging_state.as_ref());
             out.put_i32(count(rows.rows.len()));
             for row in &rows.rows {
                 debug_assert_eq!(row.len(), rows.columns.len(), "a row of the wrong width");
@@ -362,13 +385,8 @@ fn encode_result(out: &mut BytesMut, result: &ResultBody) {
                 put_string(out, table);
             }
             encode_col_specs(out, &p.bind_columns, global.is_some());
-            match &p.result_columns {
-                Some(columns) => encode_rows_metadata(out, columns, None, false),
-                None => {
-                    out.put_i32(rows_flags::NO_METADATA);
-                    out.put_i32(0);
-                }
-            }
+            let columns = p.result_columns.as_deref();
+            encode_rows_metadata(out, columns, columns.map_or(0, <[_]>::len), None);
         }
         ResultBody::SchemaChange(change) => {
             out.put_i32(0x0005);

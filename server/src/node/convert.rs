@@ -131,10 +131,14 @@ pub(crate) fn result(result: QueryResult, skip_metadata: bool) -> ResultBody {
     match result {
         QueryResult::Void => ResultBody::Void,
         QueryResult::Rows(rows) => ResultBody::Rows(wire::RowsResult {
-            columns: column_specs(&rows.columns),
+            // Only the count when the client has the metadata: the specs are not converted.
+            columns: if skip_metadata {
+                wire::RowsColumns::Count(rows.columns.len())
+            } else {
+                wire::RowsColumns::Specs(column_specs(&rows.columns))
+            },
             rows: rows.rows,
             paging_state: rows.paging_state,
-            no_metadata: skip_metadata,
         }),
         QueryResult::SetKeyspace(keyspace) => ResultBody::SetKeyspace(keyspace),
         QueryResult::SchemaChange(change) => ResultBody::SchemaChange(schema_change(&change)),
@@ -273,14 +277,20 @@ mod tests {
             rows: vec![vec![Some(Bytes::from_static(b"x"))], vec![None]],
             paging_state: Some(Bytes::from_static(b"p")),
         };
-        let ResultBody::Rows(r) = result(QueryResult::Rows(rows), true) else {
+        let ResultBody::Rows(r) = result(QueryResult::Rows(rows.clone()), true) else {
             panic!("not rows");
         };
-        assert!(r.no_metadata);
+        assert_eq!(r.columns, wire::RowsColumns::Count(1));
         assert_eq!(r.rows[1], vec![None]);
         assert_eq!(r.paging_state.as_deref(), Some(&b"p"[..]));
+        let ResultBody::Rows(r) = result(QueryResult::Rows(rows), false) else {
+            panic!("not rows");
+        };
+        let wire::RowsColumns::Specs(specs) = r.columns else {
+            panic!("no column specs");
+        };
         assert_eq!(
-            r.columns[0].ty,
+            specs[0].ty,
             wire::ColumnType::Set(Box::new(wire::ColumnType::Native(0x0009)))
         );
     }
