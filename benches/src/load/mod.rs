@@ -261,8 +261,11 @@ async fn drive<W: Workload>(
     let window = config.window.max(1);
     let mut inflight = FuturesUnordered::new();
     let mut seq = 0u64;
-    // The open loop's schedule: when the next operation is due.
+    // The open loop's schedule: when the next operation is due, and one timer for it, moved
+    // forward as `due` moves (a new timer per wait would cost a timer-wheel entry per operation).
     let mut due = begin;
+    let timer = tokio::time::sleep_until(due.into());
+    tokio::pin!(timer);
     loop {
         let now = Instant::now();
         let may_issue = now < measure_until
@@ -293,14 +296,14 @@ async fn drive<W: Workload>(
                 break;
             }
             // Open loop with nothing in flight: sleep until the next one is due.
-            tokio::time::sleep_until(due.into()).await;
+            wait_until(timer.as_mut(), due).await;
             continue;
         }
         let finished = match interval {
             Some(_) if may_issue && inflight.len() < window => {
                 tokio::select! {
                     finished = inflight.next() => finished,
-                    () = tokio::time::sleep_until(due.into()) => continue,
+                    () = wait_until(timer.as_mut(), due) => continue,
                 }
             }
             _ => inflight.next().await,
@@ -334,6 +337,18 @@ async fn drive<W: Workload>(
         }
     }
     out
+}
+
+/// `timer`, moved to `due` if it was set for another instant, until it fires.
+fn wait_until(
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    due: Instant,
+) -> std::pin::Pin<&mut tokio::time::Sleep> {
+    let due = tokio::time::Instant::from_std(due);
+    if timer.deadline() != due {
+        timer.as_mut().reset(due);
+    }
+    timer
 }
 
 /// Prints `[  12s] 1,234,567 ops  123,456 ops/s  12.3 MB/s  0 errors` on stderr every second,
