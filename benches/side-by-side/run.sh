@@ -146,6 +146,10 @@ measure() { # measure ID SERVER COMMAND... : the command gets --json; SERVER nam
     shift 2
     say "$id"
     echo "$server" >"$run_dir/server/$id"
+    # Every figure starts with no dirty pages left by the one before: past the kernel's dirty
+    # limit (vm.dirty_ratio) writers are throttled to the disk's rate, which would make a
+    # figure depend on what ran before it.
+    sync
     if ! "$@" --json "$run_dir/results/$id.json" 2>"$run_dir/logs/$id.stderr"; then
         failed+=("$id")
         tail -5 "$run_dir/logs/$id.stderr" >&2
