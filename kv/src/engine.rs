@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use rocksdb::{
     BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBCompressionType,
-    DBRawIteratorWithThreadMode, Options, ReadOptions, WriteBatch, WriteOptions,
+    DBRawIteratorWithThreadMode, Env, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 use uuid::Uuid;
 
@@ -106,13 +106,31 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Table files (flush and compaction output) are handed to the kernel for writeback every this
+/// many bytes (RocksDB's `bytes_per_sync`, the 1 MiB its tuning guide recommends).
+const TABLE_FILE_BYTES_PER_SYNC: u64 = 1 << 20;
+
 /// The database's options (not a column family's) on `o`.
-fn set_db_options(o: &mut Options, config: &EngineConfig) {
+///
+/// Compactions run at the lowest CPU priority (nice 19), as Cassandra runs its compaction
+/// threads at the lowest thread priority: under load they take what the requests leave of the
+/// cores instead of delaying them, and RocksDB's write stalls (too many L0 files) still bound how
+/// far behind they can fall. Flushes keep the normal priority: a full memtable waiting for its
+/// flush stalls every write. Table files are written back as they grow
+/// ([`TABLE_FILE_BYTES_PER_SYNC`]) rather than left as dirty pages that, past the kernel's dirty
+/// limit, throttle every writer of the machine at once. (RocksDB's default environment is one per
+/// process: every database the process opens shares its thread pools and their priorities.)
+fn set_db_options(o: &mut Options, config: &EngineConfig) -> Result<(), Error> {
     o.create_if_missing(true);
     o.create_missing_column_families(true);
     o.set_max_background_jobs(2);
     o.set_db_write_buffer_size(config.memtable_total_size_bytes);
     o.set_keep_log_file_num(4);
+    o.set_bytes_per_sync(TABLE_FILE_BYTES_PER_SYNC);
+    let mut env = Env::new().map_err(storage_error)?;
+    env.lower_thread_pool_cpu_priority();
+    o.set_env(&env);
+    Ok(())
 }
 
 /// A plain RocksDB where the node keeps its own (`rocksdb/` in `config.data_dir`), with the
@@ -122,7 +140,7 @@ fn set_db_options(o: &mut Options, config: &EngineConfig) {
 pub fn open_plain(config: &EngineConfig) -> Result<Db, Error> {
     let cache = Cache::new_lru_cache(config.block_cache_size_bytes);
     let mut options = storage_options(&cache);
-    set_db_options(&mut options, config);
+    set_db_options(&mut options, config)?;
     Db::open(&options, config.data_dir.join("rocksdb")).map_err(storage_error)
 }
 
@@ -134,7 +152,7 @@ impl Engine {
         })?;
         let path = config.data_dir.join("rocksdb");
         let mut opts = Options::default();
-        set_db_options(&mut opts, &config);
+        set_db_options(&mut opts, &config)?;
         let existing = if path.join("CURRENT").exists() {
             Db::list_cf(&opts, &path).map_err(storage_error)?
         } else {
