@@ -28,8 +28,8 @@ use md5::{Digest, Md5};
 use uuid::Uuid;
 
 use crate::api::{
-    BatchStatement, BatchType, Consistency, Error, LatencyHistogram, NodeIdentity, Prepared,
-    QueryResult, Request, StoreConfig, StoreMetrics,
+    BatchStatement, BatchType, CommitlogSync, Consistency, Error, LatencyHistogram, NodeIdentity,
+    Prepared, QueryResult, Request, StoreConfig, StoreMetrics,
 };
 use crate::clock::{Clock, SystemClock, Timestamps};
 use crate::engine::{Engine, EngineConfig};
@@ -294,6 +294,31 @@ impl Store {
     /// A statement prepared on this node since it started.
     pub fn prepared(&self, id: &[u8; 16]) -> Option<Prepared> {
         self.cached(id).map(|e| e.prepared.clone())
+    }
+
+    /// Whether executing the prepared statement `id` is brief work that waits for nothing: a
+    /// read without ALLOW FILTERING (at most a page of rows, from memtables, the block cache or
+    /// the page cache), or an INSERT, UPDATE, DELETE or BATCH with `commitlog_sync: periodic`
+    /// (a write to the WAL and memtables, no sync to wait for). Schema changes, filtering scans
+    /// and writes that wait for a WAL sync are not; nor is a statement this node does not hold.
+    pub fn runs_briefly(&self, id: &[u8; 16]) -> bool {
+        let Some(entry) = self
+            .inner
+            .prepared
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).cloned())
+        else {
+            return false;
+        };
+        match &entry.statement {
+            Statement::Select(s) => !s.allow_filtering,
+            Statement::Insert(_)
+            | Statement::Update(_)
+            | Statement::Delete(_)
+            | Statement::Batch(_) => self.inner.config.commitlog_sync == CommitlogSync::Periodic,
+            _ => false,
+        }
     }
 
     fn cached(&self, id: &[u8; 16]) -> Option<Arc<PreparedEntry>> {

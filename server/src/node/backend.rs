@@ -4,8 +4,10 @@
 //! simulation can later drive it the same way (STYLE: storage as a small trait at the
 //! protocol core).
 //!
-//! Every method blocks (RocksDB, fsync in batch commitlog mode): the node calls them on
-//! blocking threads, never on the async workers.
+//! Every method may block (RocksDB, fsync in batch commitlog mode): the node calls them on
+//! blocking threads, except executions that [`Backend::runs_briefly`] vouches for, which it runs
+//! on its async workers (for a memtable write or a cached read, the hand-off to a blocking
+//! thread and back costs more than the call itself).
 
 use fastdata_kv::api::{
     BatchStatement, BatchType, Error, Prepared, QueryResult, Request, StoreMetrics,
@@ -23,6 +25,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Execute the prepared statement `id` ([`Error::Unprepared`] if the store does not
     /// have it: the driver re-prepares).
     fn execute(&self, id: &[u8; 16], request: &Request) -> Result<QueryResult, Error>;
+
+    /// Whether executing the prepared statement `id` is brief and waits for nothing (no sync to
+    /// disk, no schema change, a bounded amount of work), so that it may run on an async worker.
+    fn runs_briefly(&self, id: &[u8; 16]) -> bool;
 
     /// Run a BATCH with the request's consistency, timestamp and keyspace.
     fn batch(
@@ -51,6 +57,9 @@ impl Backend for fastdata_kv::Store {
     fn execute(&self, id: &[u8; 16], request: &Request) -> Result<QueryResult, Error> {
         self.execute_id(id, request)
     }
+    fn runs_briefly(&self, id: &[u8; 16]) -> bool {
+        fastdata_kv::Store::runs_briefly(self, id)
+    }
     fn batch(
         &self,
         batch_type: BatchType,
@@ -77,6 +86,9 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     }
     fn execute(&self, id: &[u8; 16], request: &Request) -> Result<QueryResult, Error> {
         (**self).execute(id, request)
+    }
+    fn runs_briefly(&self, id: &[u8; 16]) -> bool {
+        (**self).runs_briefly(id)
     }
     fn batch(
         &self,

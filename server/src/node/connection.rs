@@ -45,9 +45,9 @@ use super::Node;
 const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 /// Room made for each read.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
-/// Blocking tasks one connection runs at once; the calls decoded meanwhile wait for the next.
+/// Batches of calls one connection runs at once; the calls decoded meanwhile wait for the next.
 const BATCHES_PER_CONNECTION: usize = 4;
-/// Calls one blocking task runs, at most.
+/// Calls one batch runs, at most.
 const CALLS_PER_BATCH: usize = 64;
 
 /// Accept connections until shutdown; each is served by its own task.
@@ -100,6 +100,8 @@ pub(crate) async fn serve(node: Arc<Node>, listener: TcpListener) {
 /// A call decoded and not yet handed to a blocking task: where its answer goes.
 struct Queued {
     call: Call,
+    /// The backend vouched that the call is brief: it runs on an async worker.
+    brief: bool,
     stream: i16,
     opcode: &'static str,
     started: Instant,
@@ -118,7 +120,8 @@ struct Done {
     _reserved: Option<OwnedSemaphorePermit>,
 }
 
-/// Runs a batch of calls one after the other (on a blocking thread).
+/// Runs a batch of calls one after the other (on a blocking thread, or on an async worker when
+/// every call of it is brief).
 fn run_batch(node: &Node, batch: Vec<Queued>) -> Vec<Done> {
     batch
         .into_iter()
@@ -307,8 +310,11 @@ async fn serve_connection(
                     closing = true;
                 }
                 Step::Call(call) => {
+                    let brief = matches!(&call, Call::Execute { id, .. }
+                        if node.backend.runs_briefly(id));
                     queued.push(Queued {
                         call,
+                        brief,
                         stream: decision.stream,
                         opcode: decision.opcode,
                         started,
@@ -321,12 +327,20 @@ async fn serve_connection(
                 events = Some(node.events.subscribe());
             }
         }
-        // One hand-off to a blocking thread per batch of calls, not per call: under load the
-        // thread switches cost more than a store call itself.
+        // Brief calls run as a task on the async workers; the others on a blocking thread, one
+        // hand-off per batch of calls, not per call: the thread switches and wake-ups cost more
+        // than a brief call itself.
         while !queued.is_empty() && pending.len() < BATCHES_PER_CONNECTION {
-            let batch: Vec<Queued> = queued.drain(..queued.len().min(CALLS_PER_BATCH)).collect();
-            let n = node.clone();
-            pending.push(tokio::task::spawn_blocking(move || run_batch(&n, batch)));
+            let batch = queued.drain(..queued.len().min(CALLS_PER_BATCH));
+            let (brief, other): (Vec<Queued>, Vec<Queued>) = batch.partition(|q| q.brief);
+            if !brief.is_empty() {
+                let n = node.clone();
+                pending.push(tokio::task::spawn(async move { run_batch(&n, brief) }));
+            }
+            if !other.is_empty() {
+                let n = node.clone();
+                pending.push(tokio::task::spawn_blocking(move || run_batch(&n, other)));
+            }
         }
         if !out.is_empty() {
             writer.write_all(&out).await?;

@@ -143,6 +143,12 @@ impl Backend for Scripted {
         }
     }
 
+    /// Every prepared statement but `SLEEP` is brief.
+    fn runs_briefly(&self, id: &[u8; 16]) -> bool {
+        let prepared = self.prepared.lock().unwrap();
+        prepared.get(id).is_some_and(|q| !q.starts_with("SLEEP"))
+    }
+
     fn batch(
         &self,
         _batch_type: BatchType,
@@ -579,6 +585,54 @@ async fn other_protocol_versions_are_refused_so_drivers_step_down() {
         assert!(e.is_bad_protocol(), "{}", e.message);
         assert!(c.next().await.is_none(), "then the node closes");
     }
+    node.shutdown().await;
+}
+
+impl Client {
+    /// Prepare `query` and return its id.
+    async fn prepare(&mut self, stream: i16, query: &str) -> CBytesShort {
+        let body = BodyReqPrepare::new(query.to_string(), None).serialize_to_vec(Version::V4);
+        self.send(stream, TheirOpcode::Prepare, body).await;
+        let ResponseBody::Result(ResResultBody::Prepared(prepared)) = self.body().await.1 else {
+            panic!("not Prepared");
+        };
+        prepared.id
+    }
+
+    async fn execute(&mut self, stream: i16, id: &CBytesShort) {
+        let body = BodyReqExecuteOwned::new(id.clone(), None, params());
+        self.send(
+            stream,
+            TheirOpcode::Execute,
+            body.serialize_to_vec(Version::V4),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brief_executions_are_answered_beside_slow_ones_and_survive_a_panic() {
+    let (node, _) = start(test_config()).await;
+    let mut c = Client::ready(node.cql_addr, None).await;
+    let slow = c.prepare(1, "SLEEP 300").await;
+    let brief = c.prepare(2, "KEYSPACE").await;
+    let panics = c.prepare(3, "PANIC").await;
+    // The slow one runs on a blocking thread; the brief ones, sent after it, answer first.
+    c.execute(10, &slow).await;
+    c.execute(11, &brief).await;
+    c.execute(12, &panics).await;
+    let mut answers = vec![c.body().await, c.body().await];
+    answers.sort_by_key(|(stream, _)| *stream);
+    let [(11, ResponseBody::Result(ResResultBody::Rows(_))), (12, ResponseBody::Error(e))] =
+        answers.as_slice()
+    else {
+        panic!("not the brief answers first: {answers:?}");
+    };
+    assert_eq!(e.ty, ErrorType::Server);
+    assert_eq!(c.body().await.0, 10);
+    // A panic on an async worker did not take the connection down.
+    c.execute(13, &brief).await;
+    assert_eq!(c.body().await.0, 13);
     node.shutdown().await;
 }
 
