@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use fastdata_cql::ast::Statement;
+use fastdata_cql::ast::{SelectorExpr, Statement};
 use md5::{Digest, Md5};
 use uuid::Uuid;
 
@@ -297,10 +297,11 @@ impl Store {
     }
 
     /// Whether executing the prepared statement `id` is brief work that waits for nothing: a
-    /// read without ALLOW FILTERING (at most a page of rows, from memtables, the block cache or
-    /// the page cache), or an INSERT, UPDATE, DELETE or BATCH with `commitlog_sync: periodic`
-    /// (a write to the WAL and memtables, no sync to wait for). Schema changes, filtering scans
-    /// and writes that wait for a WAL sync are not; nor is a statement this node does not hold.
+    /// read of one partition named by its key (every partition-key column `= ?`), without
+    /// ALLOW FILTERING or `count(*)` (from memtables, the block cache or the page cache, a page
+    /// at a time), or an INSERT, UPDATE, DELETE or BATCH with `commitlog_sync: periodic` (a write
+    /// to the WAL and memtables, no sync to wait for). Scans, aggregates, schema changes and
+    /// writes that wait for a WAL sync are not; nor is a statement this node does not hold.
     pub fn runs_briefly(&self, id: &[u8; 16]) -> bool {
         let Some(entry) = self
             .inner
@@ -312,7 +313,14 @@ impl Store {
             return false;
         };
         match &entry.statement {
-            Statement::Select(s) => !s.allow_filtering,
+            Statement::Select(s) => {
+                !s.allow_filtering
+                    && !entry.prepared.pk_indexes.is_empty()
+                    && !s
+                        .selectors
+                        .iter()
+                        .any(|c| matches!(c.expr, SelectorExpr::CountRows))
+            }
             Statement::Insert(_)
             | Statement::Update(_)
             | Statement::Delete(_)
