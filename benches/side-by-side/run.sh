@@ -11,7 +11,7 @@
 #
 # The setup installs what is missing and caches it under $FASTDATA_BENCH_HOME (default
 # ~/.cache/fastdata-bench): Debian's redis-server and nats-server; Tansu and latte
-# (cargo install, about 25 and 8 minutes on 2 cores, once); a virtualenv with confluent-kafka
+# (cargo install, 9 to 25 and 6 to 8 minutes on 2 cores, once); a virtualenv with confluent-kafka
 # and matplotlib; and a release build of fastdata and of the runner's drivers. Servers bind
 # 127.0.0.2x addresses and are stopped at the end (or on an error). Each figure is measured
 # for FASTDATA_BENCH_SECONDS (default 8) after a 2 s warm-up.
@@ -59,7 +59,7 @@ setup() {
     mkdir -p "$tools"
     # A separate target dir: the tools' builds must not evict fastdata's.
     if [[ ! -x "$tools/bin/tansu" ]]; then
-        say "installing tansu $tansu_version (once, about 25 minutes on 2 cores)"
+        say "installing tansu $tansu_version (once, 9 to 25 minutes on 2 cores)"
         # Without --locked its postgres feature fails to build against a newer deadpool.
         CARGO_TARGET_DIR="$home/build" cargo install --locked "tansu@$tansu_version" \
             --features dynostore,libsql,postgres --root "$tools"
