@@ -28,8 +28,8 @@ use md5::{Digest, Md5};
 use uuid::Uuid;
 
 use crate::api::{
-    BatchStatement, BatchType, CommitlogSync, Consistency, Error, LatencyHistogram, NodeIdentity,
-    Prepared, QueryResult, Request, StoreConfig, StoreMetrics,
+    BatchStatement, BatchType, Consistency, Error, LatencyHistogram, NodeIdentity, Prepared,
+    QueryResult, Request, StoreConfig, StoreMetrics,
 };
 use crate::clock::{Clock, SystemClock, Timestamps};
 use crate::engine::{Engine, EngineConfig};
@@ -299,9 +299,10 @@ impl Store {
     /// Whether executing the prepared statement `id` is brief work that waits for nothing: a
     /// read of one partition named by its key (every partition-key column `= ?`), without
     /// ALLOW FILTERING or `count(*)` (from memtables, the block cache or the page cache, a page
-    /// at a time), or an INSERT, UPDATE, DELETE or BATCH with `commitlog_sync: periodic` (a write
-    /// to the WAL and memtables, no sync to wait for). Scans, aggregates, schema changes and
-    /// writes that wait for a WAL sync are not; nor is a statement this node does not hold.
+    /// at a time). Scans, aggregates and schema changes are not, nor is a statement this node
+    /// does not hold; nor is any write: even without a WAL sync to wait for, RocksDB makes a
+    /// writer sleep, or stop, while compaction catches up (its write stalls), and a writer on
+    /// an async worker would stall every connection of that worker with it.
     pub fn runs_briefly(&self, id: &[u8; 16]) -> bool {
         let Some(entry) = self
             .inner
@@ -321,10 +322,6 @@ impl Store {
                         .iter()
                         .any(|c| matches!(c.expr, SelectorExpr::CountRows))
             }
-            Statement::Insert(_)
-            | Statement::Update(_)
-            | Statement::Delete(_)
-            | Statement::Batch(_) => self.inner.config.commitlog_sync == CommitlogSync::Periodic,
             _ => false,
         }
     }

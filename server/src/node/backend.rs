@@ -6,8 +6,8 @@
 //!
 //! Every method may block (RocksDB, fsync in batch commitlog mode): the node calls them on
 //! blocking threads, except executions that [`Backend::runs_briefly`] vouches for, which it runs
-//! on its async workers (for a memtable write or a cached read, the hand-off to a blocking
-//! thread and back costs more than the call itself).
+//! on its async workers (for a cached read, the hand-off to a blocking thread and back costs
+//! more than the call itself).
 
 use fastdata_kv::api::{
     BatchStatement, BatchType, Error, Prepared, QueryResult, Request, StoreMetrics,

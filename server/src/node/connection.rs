@@ -97,7 +97,7 @@ pub(crate) async fn serve(node: Arc<Node>, listener: TcpListener) {
     }
 }
 
-/// A call decoded and not yet handed to a blocking task: where its answer goes.
+/// A call decoded and not yet handed to a task: where its answer goes.
 struct Queued {
     call: Call,
     /// The backend vouched that the call is brief: it runs on an async worker.
