@@ -57,7 +57,25 @@ impl std::fmt::Debug for Store {
 struct PreparedEntry {
     prepared: Prepared,
     statement: Statement,
+    /// [`Store::runs_briefly`], decided once when the statement is prepared.
+    brief: bool,
     last_used: AtomicU64,
+}
+
+/// Whether a prepared statement is a read of one partition named by its key, without ALLOW
+/// FILTERING or `count(*)` (see [`Store::runs_briefly`]).
+fn is_brief(statement: &Statement, prepared: &Prepared) -> bool {
+    match statement {
+        Statement::Select(s) => {
+            !s.allow_filtering
+                && !prepared.pk_indexes.is_empty()
+                && !s
+                    .selectors
+                    .iter()
+                    .any(|c| matches!(c.expr, SelectorExpr::CountRows))
+        }
+        _ => false,
+    }
 }
 
 struct Inner {
@@ -285,6 +303,7 @@ impl Store {
         let prepared = self.describe_prepared(id, query, keyspace, &statement)?;
         self.remember(PreparedEntry {
             prepared: prepared.clone(),
+            brief: is_brief(&statement, &prepared),
             statement,
             last_used: AtomicU64::new(0),
         });
@@ -304,26 +323,10 @@ impl Store {
     /// writer sleep, or stop, while compaction catches up (its write stalls), and a writer on
     /// an async worker would stall every connection of that worker with it.
     pub fn runs_briefly(&self, id: &[u8; 16]) -> bool {
-        let Some(entry) = self
-            .inner
-            .prepared
-            .lock()
-            .ok()
-            .and_then(|m| m.get(id).cloned())
-        else {
+        let Ok(map) = self.inner.prepared.lock() else {
             return false;
         };
-        match &entry.statement {
-            Statement::Select(s) => {
-                !s.allow_filtering
-                    && !entry.prepared.pk_indexes.is_empty()
-                    && !s
-                        .selectors
-                        .iter()
-                        .any(|c| matches!(c.expr, SelectorExpr::CountRows))
-            }
-            _ => false,
-        }
+        map.get(id).is_some_and(|entry| entry.brief)
     }
 
     fn cached(&self, id: &[u8; 16]) -> Option<Arc<PreparedEntry>> {

@@ -202,6 +202,26 @@ struct Client {
 }
 
 impl Client {
+    /// Prepare `query` and return its id.
+    async fn prepare(&mut self, stream: i16, query: &str) -> CBytesShort {
+        let body = BodyReqPrepare::new(query.to_string(), None).serialize_to_vec(Version::V4);
+        self.send(stream, TheirOpcode::Prepare, body).await;
+        let ResponseBody::Result(ResResultBody::Prepared(prepared)) = self.body().await.1 else {
+            panic!("not Prepared");
+        };
+        prepared.id
+    }
+
+    async fn execute(&mut self, stream: i16, id: &CBytesShort) {
+        let body = BodyReqExecuteOwned::new(id.clone(), None, params());
+        self.send(
+            stream,
+            TheirOpcode::Execute,
+            body.serialize_to_vec(Version::V4),
+        )
+        .await;
+    }
+
     async fn connect(addr: SocketAddr) -> Client {
         Client {
             stream: TcpStream::connect(addr).await.unwrap(),
@@ -586,28 +606,6 @@ async fn other_protocol_versions_are_refused_so_drivers_step_down() {
         assert!(c.next().await.is_none(), "then the node closes");
     }
     node.shutdown().await;
-}
-
-impl Client {
-    /// Prepare `query` and return its id.
-    async fn prepare(&mut self, stream: i16, query: &str) -> CBytesShort {
-        let body = BodyReqPrepare::new(query.to_string(), None).serialize_to_vec(Version::V4);
-        self.send(stream, TheirOpcode::Prepare, body).await;
-        let ResponseBody::Result(ResResultBody::Prepared(prepared)) = self.body().await.1 else {
-            panic!("not Prepared");
-        };
-        prepared.id
-    }
-
-    async fn execute(&mut self, stream: i16, id: &CBytesShort) {
-        let body = BodyReqExecuteOwned::new(id.clone(), None, params());
-        self.send(
-            stream,
-            TheirOpcode::Execute,
-            body.serialize_to_vec(Version::V4),
-        )
-        .await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
