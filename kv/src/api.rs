@@ -99,6 +99,10 @@ pub struct Request {
     pub paging_state: Option<Bytes>,
     /// The client's default timestamp in µs (flag 0x20); else the node's clock.
     pub timestamp: Option<i64>,
+    /// The caller runs on an async worker and must not be made to wait: a write the engine
+    /// would hold back (a write stall while compaction catches up) fails with
+    /// [`Error::WouldWait`] and writes nothing, and the caller runs it again where it may wait.
+    pub no_wait: bool,
 }
 
 impl Default for Request {
@@ -111,6 +115,7 @@ impl Default for Request {
             page_size: None,
             paging_state: None,
             timestamp: None,
+            no_wait: false,
         }
     }
 }
@@ -243,6 +248,13 @@ pub enum Error {
     /// 0x0000: the node failed (an I/O error): the request may be retried.
     #[error("{0}")]
     Server(String),
+    /// 0x1001 (Overloaded): a [`Request::no_wait`] write that the engine would have held back
+    /// (a write stall); nothing was written. The node runs it again on a blocking thread, so
+    /// a client sees this only if that is not possible.
+    #[error(
+        "the write would have waited for the store to catch up on compaction; nothing was written"
+    )]
+    WouldWait,
 }
 
 fn hex(id: &[u8; 16]) -> String {
@@ -256,6 +268,7 @@ impl Error {
             Error::Server(_) => 0x0000,
             Error::Protocol(_) => 0x000A,
             Error::Unavailable { .. } => 0x1000,
+            Error::WouldWait => 0x1001,
             Error::Truncate(_) => 0x1003,
             Error::Syntax(_) => 0x2000,
             Error::Invalid(_) => 0x2200,

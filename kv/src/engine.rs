@@ -399,13 +399,23 @@ impl Engine {
             .map_err(storage_error)
     }
 
-    /// Apply a batch of mutations with the configured durability.
-    pub fn write(&self, batch: WriteBatch) -> Result<(), Error> {
+    /// Apply a batch of mutations with the configured durability. With `no_wait` (periodic
+    /// sync only: a synced write always waits) a write RocksDB would delay or stop while
+    /// compaction catches up fails at once with [`Error::WouldWait`], having written nothing
+    /// (RocksDB's `no_slowdown`, which answers `Incomplete` before the batch reaches the WAL).
+    pub fn write(&self, batch: WriteBatch, no_wait: bool) -> Result<(), Error> {
         match self.config.commitlog_sync {
-            CommitlogSync::Periodic => self
-                .db
-                .write_opt(batch, &WriteOptions::default())
-                .map_err(storage_error),
+            CommitlogSync::Periodic => {
+                let mut options = WriteOptions::default();
+                options.set_no_slowdown(no_wait);
+                self.db.write_opt(batch, &options).map_err(|e| {
+                    if no_wait && e.kind() == rocksdb::ErrorKind::Incomplete {
+                        Error::WouldWait
+                    } else {
+                        storage_error(e)
+                    }
+                })
+            }
             CommitlogSync::Batch if self.config.commitlog_sync_group_window_ms == 0 => self
                 .db
                 .write_opt(batch, &Self::synced())
@@ -472,6 +482,33 @@ impl Engine {
     pub fn flush(&self, table: &Table) -> Result<(), Error> {
         let cf = self.table_cf(table.id)?;
         self.db.flush_cf(&cf).map_err(storage_error)
+    }
+
+    /// Stop every write as RocksDB does when level 0 has too many files (`stop`), or lift
+    /// that again: for tests of the writes that must not wait. Stopping sets the table's
+    /// stop trigger to one file (compaction would start only at 1000) and flushes it.
+    #[cfg(test)]
+    pub(crate) fn stop_writes(&self, table: &Table, stop: bool) -> Result<(), Error> {
+        let cf = self.table_cf(table.id)?;
+        let (compaction, slowdown, stop_at) = if stop {
+            ("1000", "1", "1")
+        } else {
+            ("4", "20", "36")
+        };
+        self.db
+            .set_options_cf(
+                &cf,
+                &[
+                    ("level0_file_num_compaction_trigger", compaction),
+                    ("level0_slowdown_writes_trigger", slowdown),
+                    ("level0_stop_writes_trigger", stop_at),
+                ],
+            )
+            .map_err(storage_error)?;
+        if stop {
+            self.db.flush_cf(&cf).map_err(storage_error)?;
+        }
+        Ok(())
     }
 
     /// A major compaction of a table (`nodetool compact`): a first pass leaves every key fully

@@ -39,8 +39,9 @@ impl Mutations {
         self.entries.push((table, key, cell));
     }
 
-    /// Write everything in one batch with the engine's durability.
-    pub fn apply(self, engine: &Engine) -> Result<(), Error> {
+    /// Write everything in one batch with the engine's durability (`no_wait`: see
+    /// [`Engine::write`]).
+    pub fn apply(self, engine: &Engine, no_wait: bool) -> Result<(), Error> {
         let mut batch = WriteBatch::default();
         let mut current: Option<(Uuid, std::sync::Arc<rocksdb::BoundColumnFamily<'_>>)> = None;
         for (table, key, value) in &self.entries {
@@ -55,7 +56,7 @@ impl Mutations {
             batch.merge_cf(&cf, key, value);
         }
         drop(current);
-        engine.write(batch)
+        engine.write(batch, no_wait)
     }
 }
 

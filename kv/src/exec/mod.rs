@@ -23,13 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use fastdata_cql::ast::{SelectorExpr, Statement};
+use fastdata_cql::ast::{Assignment, SelectorExpr, Statement};
 use md5::{Digest, Md5};
 use uuid::Uuid;
 
 use crate::api::{
-    BatchStatement, BatchType, Consistency, Error, LatencyHistogram, NodeIdentity, Prepared,
-    QueryResult, Request, StoreConfig, StoreMetrics,
+    BatchStatement, BatchType, CommitlogSync, Consistency, Error, LatencyHistogram, NodeIdentity,
+    Prepared, QueryResult, Request, StoreConfig, StoreMetrics,
 };
 use crate::clock::{Clock, SystemClock, Timestamps};
 use crate::engine::{Engine, EngineConfig};
@@ -62,9 +62,14 @@ struct PreparedEntry {
     last_used: AtomicU64,
 }
 
-/// Whether a prepared statement is a read of one partition named by its key, without ALLOW
-/// FILTERING or `count(*)` (see [`Store::runs_briefly`]).
-fn is_brief(statement: &Statement, prepared: &Prepared) -> bool {
+/// Whether a prepared statement is brief (see [`Store::runs_briefly`]): a read of one
+/// partition named by its key, without ALLOW FILTERING or `count(*)`; or, when writes wait for
+/// no WAL sync (`periodic`), an unconditional INSERT, UPDATE or DELETE that reads nothing first
+/// (no list element set by index, no removal by value, no element deletion: those read the
+/// collection, and are only known to be lists with the schema, so every `c[k] = v`, `c - v`
+/// and `DELETE c[k]` counts).
+fn is_brief(statement: &Statement, prepared: &Prepared, sync: CommitlogSync) -> bool {
+    let unsynced = sync == CommitlogSync::Periodic;
     match statement {
         Statement::Select(s) => {
             !s.allow_filtering
@@ -74,6 +79,19 @@ fn is_brief(statement: &Statement, prepared: &Prepared) -> bool {
                     .iter()
                     .any(|c| matches!(c.expr, SelectorExpr::CountRows))
         }
+        // A conditional write (not prepared yet: no lightweight transactions) reads first.
+        _ if statement.is_conditional() => false,
+        Statement::Insert(_) => unsynced,
+        Statement::Update(u) => {
+            unsynced
+                && !u.assignments.iter().any(|a| {
+                    matches!(
+                        a,
+                        Assignment::Subtract { .. } | Assignment::SetElement { .. }
+                    )
+                })
+        }
+        Statement::Delete(d) => unsynced && d.columns.iter().all(|c| c.element.is_none()),
         _ => false,
     }
 }
@@ -303,7 +321,7 @@ impl Store {
         let prepared = self.describe_prepared(id, query, keyspace, &statement)?;
         self.remember(PreparedEntry {
             prepared: prepared.clone(),
-            brief: is_brief(&statement, &prepared),
+            brief: is_brief(&statement, &prepared, self.inner.config.commitlog_sync),
             statement,
             last_used: AtomicU64::new(0),
         });
@@ -315,13 +333,17 @@ impl Store {
         self.cached(id).map(|e| e.prepared.clone())
     }
 
-    /// Whether executing the prepared statement `id` is brief work that waits for nothing: a
-    /// read of one partition named by its key (every partition-key column `= ?`), without
-    /// ALLOW FILTERING or `count(*)` (from memtables, the block cache or the page cache, a page
-    /// at a time). Scans, aggregates and schema changes are not, nor is a statement this node
-    /// does not hold; nor is any write: even without a WAL sync to wait for, RocksDB makes a
-    /// writer sleep, or stop, while compaction catches up (its write stalls), and a writer on
-    /// an async worker would stall every connection of that worker with it.
+    /// Whether executing the prepared statement `id` is brief work that waits for nothing, so
+    /// that it may run on an async worker: a read of one partition named by its key (every
+    /// partition-key column `= ?`), without ALLOW FILTERING or `count(*)` (from memtables, the
+    /// block cache or the page cache, a page at a time); and, with `commitlog_sync: periodic`,
+    /// a write that reads nothing first (an unconditional INSERT, UPDATE or DELETE without list
+    /// index or removal operations). Such a write must be run with [`Request::no_wait`]:
+    /// RocksDB makes a writer sleep, or stop, while compaction catches up (its write stalls),
+    /// and a writer on an async worker would stall every connection of that worker with it; so
+    /// it fails with [`Error::WouldWait`] instead, having written nothing, and the caller runs
+    /// it again on a thread that may wait. Scans, aggregates, schema changes and synced writes
+    /// are not brief, nor is a statement this node does not hold.
     pub fn runs_briefly(&self, id: &[u8; 16]) -> bool {
         let Ok(map) = self.inner.prepared.lock() else {
             return false;

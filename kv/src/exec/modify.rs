@@ -136,13 +136,13 @@ pub(super) fn execute(
         }
         (None, _) => return Err(invalid("not a write statement")),
     }
-    apply(store, m)
+    apply(store, m, request.no_wait)
 }
 
-fn apply(store: &Store, m: Mutations) -> Result<QueryResult, Error> {
+fn apply(store: &Store, m: Mutations, no_wait: bool) -> Result<QueryResult, Error> {
     let cells = m.len() as u64;
     if !m.is_empty() {
-        m.apply(&store.inner.engine)?;
+        m.apply(&store.inner.engine, no_wait)?;
     }
     store
         .inner
@@ -230,7 +230,7 @@ pub(super) fn protocol_batch(
         )?;
     }
     check_batch_size(store, &m)?;
-    apply(store, m)
+    apply(store, m, request.no_wait)
 }
 
 fn ttl_value(r: Resolved) -> Result<Option<i32>, Error> {

@@ -496,22 +496,28 @@ fn prepared_ids_are_stable_across_a_reopen_and_name_their_markers() {
 }
 
 #[test]
-fn only_single_partition_reads_run_briefly() {
+fn reads_of_one_partition_and_writes_that_read_nothing_run_briefly() {
+    let script = "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};
+        CREATE TABLE ks.t (k int, c int, v text, l list<int>, PRIMARY KEY (k, c));";
     let t = T::new();
-    load_script(
-        &t,
-        "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};
-        CREATE TABLE ks.t (k int, c int, v text, PRIMARY KEY (k, c));",
-    );
-    let brief = |q: &str| {
-        t.store
-            .runs_briefly(&t.store.prepare(q, Some("ks")).unwrap().id)
-    };
+    load_script(&t, script);
+    let brief =
+        |store: &Store, q: &str| store.runs_briefly(&store.prepare(q, Some("ks")).unwrap().id);
+    let writes = [
+        "INSERT INTO t (k, c, v) VALUES (?, ?, ?)",
+        "UPDATE t SET v = ? WHERE k = ? AND c = ?",
+        "UPDATE t SET l = l + ? WHERE k = ? AND c = ?",
+        "DELETE FROM t WHERE k = ?",
+        "DELETE v FROM t WHERE k = ? AND c = ?",
+    ];
     for q in [
         "SELECT v FROM t WHERE k = ?",
         "SELECT v FROM t WHERE k = ? AND c > ? LIMIT 10",
-    ] {
-        assert!(brief(q), "{q}");
+    ]
+    .into_iter()
+    .chain(writes)
+    {
+        assert!(brief(&t.store, q), "{q}");
     }
     for q in [
         "SELECT v FROM t",
@@ -520,19 +526,72 @@ fn only_single_partition_reads_run_briefly() {
         "SELECT count(*) FROM t WHERE k = ?",
         "SELECT v FROM t WHERE token(k) > ?",
         "SELECT keyspace_name FROM system_schema.keyspaces",
-        "INSERT INTO t (k, c, v) VALUES (?, ?, ?)",
-        "UPDATE t SET v = ? WHERE k = ? AND c = ?",
-        "DELETE FROM t WHERE k = ?",
+        // These read the list first.
+        "UPDATE t SET l[0] = ? WHERE k = ? AND c = ?",
+        "UPDATE t SET l = l - ? WHERE k = ? AND c = ?",
+        "DELETE l[0] FROM t WHERE k = ? AND c = ?",
         "BEGIN BATCH INSERT INTO t (k, c, v) VALUES (?, ?, ?); APPLY BATCH",
         "TRUNCATE t",
         "CREATE TABLE ks.u (k int PRIMARY KEY)",
     ] {
-        assert!(!brief(q), "{q}");
+        assert!(!brief(&t.store, q), "{q}");
     }
     assert!(
         !t.store.runs_briefly(&[0; 16]),
         "an id the node does not hold"
     );
+    // With `commitlog_sync: batch` a write waits for its WAL sync: no write is brief.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path());
+    config.commitlog_sync = CommitlogSync::Batch;
+    let synced = T {
+        store: Store::open(config).unwrap(),
+        _dir: dir,
+    };
+    load_script(&synced, script);
+    for q in writes {
+        assert!(!brief(&synced.store, q), "{q}");
+    }
+    assert!(brief(&synced.store, "SELECT v FROM t WHERE k = ?"));
+}
+
+#[test]
+fn a_write_that_must_not_wait_fails_whole_while_writes_are_stopped() {
+    let t = T::new();
+    load_script(
+        &t,
+        "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};
+        CREATE TABLE ks.t (k int PRIMARY KEY, a int, b int);
+        INSERT INTO ks.t (k, a, b) VALUES (1, 1, 1);",
+    );
+    let table = t.store.catalog().table("ks", "t").unwrap().clone();
+    let insert = t
+        .store
+        .prepare("INSERT INTO ks.t (k, a, b) VALUES (?, ?, ?)", None)
+        .unwrap();
+    let write = |k: i32, no_wait: bool| {
+        t.store.execute(
+            &insert,
+            &Request {
+                values: bind(&[Value::Int(k), Value::Int(2), Value::Int(2)]),
+                no_wait,
+                ..Request::default()
+            },
+        )
+    };
+    t.store.inner.engine.stop_writes(&table, true).unwrap();
+    for k in [1, 2] {
+        assert!(matches!(write(k, true), Err(Error::WouldWait)), "{k}");
+    }
+    t.store.inner.engine.stop_writes(&table, false).unwrap();
+    // Nothing of the held-back writes landed: row 1 keeps its cells, row 2 does not exist.
+    assert_eq!(
+        t.rows("SELECT k, a, b FROM ks.t"),
+        vec![vec!["1", "1", "1"]]
+    );
+    write(2, true).unwrap();
+    write(3, false).unwrap();
+    assert_eq!(t.rows("SELECT k FROM ks.t").len(), 3);
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //!
 //! Every method may block (RocksDB, fsync in batch commitlog mode): the node calls them on
 //! blocking threads, except executions that [`Backend::runs_briefly`] vouches for, which it runs
-//! on its async workers (for a cached read, the hand-off to a blocking thread and back costs
-//! more than the call itself).
+//! on its async workers with [`Request::no_wait`] (for a cached read or an unsynced write, the
+//! hand-off to a blocking thread and back costs more than the call itself).
 
 use fastdata_kv::api::{
     BatchStatement, BatchType, Error, Prepared, QueryResult, Request, StoreMetrics,
@@ -28,6 +28,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Whether executing the prepared statement `id` is brief and waits for nothing (no sync to
     /// disk, no schema change, a bounded amount of work), so that it may run on an async worker.
+    /// The connection then runs it with [`Request::no_wait`]; if it answers
+    /// [`Error::WouldWait`] (a write the engine would have held back: nothing was done), the
+    /// connection runs it again on a blocking thread without `no_wait`.
     fn runs_briefly(&self, id: &[u8; 16]) -> bool;
 
     /// Run a BATCH with the request's consistency, timestamp and keyspace.

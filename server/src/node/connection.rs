@@ -6,10 +6,15 @@
 //! A connection is one task. It takes whole frames off what it read
 //! ([`FrameDecoder`], bounded by `native.transport.max.frame.size.bytes`) and hands each to
 //! its [`Session`], which answers at once (OPTIONS, STARTUP, REGISTER, protocol errors) or
-//! returns a store call; calls run on blocking threads in batches (those decoded together, at
-//! most 64 per hand-off, at most 4 batches of a connection at once, so under load one thread
-//! switch serves many calls), at most `native.transport.max.requests.per.connection` taken
-//! at a time, and past that the connection
+//! returns a store call; calls run in batches (those decoded together, at most 64 per
+//! batch, at most 4 batches of a connection at once), at most
+//! `native.transport.max.requests.per.connection` taken at a time. The calls the backend
+//! vouches are brief ([`Backend::runs_briefly`]: reads of one partition, and writes that wait
+//! for no sync) run as a task on the async workers, a write with
+//! [`Request::no_wait`](fastdata_kv::api::Request::no_wait): one that RocksDB would hold back
+//! (a write stall) writes nothing, comes back and is queued again for a blocking thread. The
+//! others run on blocking threads, one hand-off per batch, so under load one thread switch
+//! serves many calls. Past the limit in flight the connection
 //! stops reading until answers drain, so a client that pipelines without bound meets
 //! backpressure. Each frame's bytes are also reserved, as soon as its header is in and until
 //! it is answered, from `native.transport.max.request.data.in.flight.bytes` across all
@@ -27,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use fastdata_kv::api::QueryResult;
+use fastdata_kv::api::{Error, QueryResult};
 use fastdata_protocol::cql::{encode_response, ErrorBody, FrameDecoder, Response, EVENT_STREAM};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
@@ -120,71 +125,93 @@ struct Done {
     _reserved: Option<OwnedSemaphorePermit>,
 }
 
+/// What became of a call a batch ran.
+enum Finished {
+    Answered(Done),
+    /// A brief write the store would have held back (a write stall): it wrote nothing and
+    /// goes to a blocking thread, where it may wait.
+    HeldBack(Queued),
+}
+
 /// Runs a batch of calls one after the other (on a blocking thread, or on an async worker when
 /// every call of it is brief).
-fn run_batch(node: &Node, batch: Vec<Queued>) -> Vec<Done> {
+fn run_batch(node: &Node, batch: Vec<Queued>) -> Vec<Finished> {
     batch
         .into_iter()
-        .map(|q| {
+        .map(|mut q| {
             // A panic in the store answers this request with a server error; the others of
             // the batch still run.
-            let call = q.call;
-            let (response, keyspace) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(node, call)))
-                    .unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "a panic".to_string());
-                        (
-                            Response::Error(ErrorBody::new(
-                                0x0000,
-                                format!("the store failed on this request: {what}"),
-                            )),
-                            None,
-                        )
-                    });
-            Done {
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(node, &q.call)));
+            let (response, keyspace) = match ran {
+                Ok(Some(answer)) => answer,
+                Ok(None) => {
+                    q.brief = false;
+                    if let Call::Execute { request, .. } = &mut q.call {
+                        request.no_wait = false;
+                    }
+                    return Finished::HeldBack(q);
+                }
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_string());
+                    (
+                        Response::Error(ErrorBody::new(
+                            0x0000,
+                            format!("the store failed on this request: {what}"),
+                        )),
+                        None,
+                    )
+                }
+            };
+            Finished::Answered(Done {
                 stream: q.stream,
                 opcode: q.opcode,
                 started: q.started,
                 response,
                 keyspace,
                 _reserved: q.reserved,
-            }
+            })
         })
         .collect()
 }
 
-/// Run a call on the store (on a blocking thread) and turn its outcome into an answer; a
-/// schema change is announced to every registered connection.
-fn run(node: &Node, call: Call) -> (Response, Option<String>) {
+/// Run a call on the store and turn its outcome into an answer; a schema change is announced
+/// to every registered connection. `None`: the call was run with [`Request::no_wait`] and the
+/// store would have waited (it did nothing).
+///
+/// [`Request::no_wait`]: fastdata_kv::api::Request::no_wait
+fn run(node: &Node, call: &Call) -> Option<(Response, Option<String>)> {
     let backend: &dyn Backend = node.backend.as_ref();
     let (outcome, skip_metadata) = match call {
         Call::Query {
             query,
             request,
             skip_metadata,
-        } => (backend.query(&query, &request), skip_metadata),
+        } => (backend.query(query, request), *skip_metadata),
         Call::Execute {
             id,
             request,
             skip_metadata,
-        } => (backend.execute(&id, &request), skip_metadata),
+        } => match backend.execute(id, request) {
+            Err(Error::WouldWait) if request.no_wait => return None,
+            outcome => (outcome, *skip_metadata),
+        },
         Call::Batch {
             batch_type,
             statements,
             request,
-        } => (backend.batch(batch_type, &statements, &request), false),
+        } => (backend.batch(*batch_type, statements, request), false),
         Call::Prepare { query, keyspace } => {
-            return match backend.prepare(&query, keyspace.as_deref()) {
+            return Some(match backend.prepare(query, keyspace.as_deref()) {
                 Ok(prepared) => (Response::Result(convert::prepared(&prepared)), None),
                 Err(e) => (Response::Error(convert::error(&e)), None),
-            };
+            });
         }
     };
-    match outcome {
+    Some(match outcome {
         Ok(result) => {
             let keyspace = match &result {
                 QueryResult::SetKeyspace(k) => Some(k.clone()),
@@ -201,7 +228,7 @@ fn run(node: &Node, call: Call) -> (Response, Option<String>) {
             )
         }
         Err(e) => (Response::Error(convert::error(&e)), None),
-    }
+    })
 }
 
 /// The next event for a registered connection (pending forever when not registered).
@@ -309,9 +336,16 @@ async fn serve_connection(
                     );
                     closing = true;
                 }
-                Step::Call(call) => {
-                    let brief = matches!(&call, Call::Execute { id, .. }
-                        if node.backend.runs_briefly(id));
+                Step::Call(mut call) => {
+                    // A brief write runs with `no_wait`: held back by the store, it comes
+                    // back and goes to a blocking thread.
+                    let brief = match &mut call {
+                        Call::Execute { id, request, .. } if node.backend.runs_briefly(id) => {
+                            request.no_wait = true;
+                            true
+                        }
+                        _ => false,
+                    };
                     queued.push(Queued {
                         call,
                         brief,
@@ -327,7 +361,8 @@ async fn serve_connection(
                 events = Some(node.events.subscribe());
             }
         }
-        // Brief calls run as a task on the async workers; the others on a blocking thread, one
+        // Brief calls run as a task on the async workers (a held-back write comes back to
+        // `queued` as a call that is not brief); the others on a blocking thread, one
         // hand-off per batch of calls, not per call: the thread switches and wake-ups cost more
         // than a brief call itself.
         while !queued.is_empty() && pending.len() < BATCHES_PER_CONNECTION {
@@ -374,7 +409,15 @@ async fn serve_connection(
                     let answered = finished.map_err(|e| {
                         std::io::Error::other(format!("a batch of requests was cancelled: {e}"))
                     })?;
-                    for done in answered {
+                    for outcome in answered {
+                        let done = match outcome {
+                            Finished::Answered(done) => done,
+                            Finished::HeldBack(q) => {
+                                node.metrics.held_back();
+                                queued.push(q);
+                                continue;
+                            }
+                        };
                         inflight -= 1;
                         if let Some(keyspace) = done.keyspace {
                             session.use_keyspace(keyspace);

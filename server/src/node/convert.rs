@@ -52,6 +52,7 @@ pub(crate) fn request(
         page_size: params.page_size,
         paging_state: params.paging_state,
         timestamp: params.timestamp,
+        no_wait: false,
     })
 }
 

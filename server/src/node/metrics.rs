@@ -162,6 +162,7 @@ pub struct NodeMetrics {
     errors: Family<ErrorLabels, Counter>,
     connections: Gauge,
     events: Counter,
+    held_back: Counter,
     store: Arc<Mutex<StoreMetrics>>,
 }
 
@@ -189,6 +190,7 @@ impl NodeMetrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let connections = Gauge::default();
         let events = Counter::default();
+        let held_back = Counter::default();
         registry.register(
             "cql_requests",
             "CQL requests answered, by opcode",
@@ -214,6 +216,12 @@ impl NodeMetrics {
             "SCHEMA_CHANGE events pushed to registered connections",
             events.clone(),
         );
+        registry.register(
+            "cql_writes_held_back",
+            "Writes run on an async worker that RocksDB would have held back (a write stall), \
+             run again on a blocking thread",
+            held_back.clone(),
+        );
         let store = Arc::new(Mutex::new(StoreMetrics::default()));
         registry.register_collector(Box::new(StoreFigures(store.clone())));
         NodeMetrics {
@@ -223,6 +231,7 @@ impl NodeMetrics {
             errors,
             connections,
             events,
+            held_back,
             store,
         }
     }
@@ -252,6 +261,11 @@ impl NodeMetrics {
     /// An event was pushed to a connection.
     pub fn event(&self) {
         self.events.inc();
+    }
+
+    /// A write run on an async worker was held back and goes to a blocking thread.
+    pub fn held_back(&self) {
+        self.held_back.inc();
     }
 
     /// The text exposition, with the store's figures as `store` reports them now.

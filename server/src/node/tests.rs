@@ -44,6 +44,9 @@ struct Scripted {
     running: AtomicUsize,
     most_running: AtomicUsize,
     closed: AtomicBool,
+    /// `STALL` calls the script held back, and those it ran.
+    held_back: AtomicUsize,
+    stalls_run: AtomicUsize,
 }
 
 fn blob_column(name: &str) -> ColumnSpec {
@@ -57,7 +60,8 @@ fn blob_column(name: &str) -> ColumnSpec {
 
 impl Scripted {
     /// `SLEEP ms`, `USE ks`, `CREATE t`, `KEYSPACE` (a row with the request's keyspace),
-    /// `ECHO` (a row of the bound values, paged when a paging state is sent), `PANIC`;
+    /// `ECHO` (a row of the bound values, paged when a paging state is sent), `PANIC`, `STALL`
+    /// (a write the store holds back when it must not wait, and runs otherwise);
     /// anything else is a syntax error.
     fn run(&self, query: &str, request: &Request) -> Result<QueryResult, Error> {
         let words: Vec<&str> = query.split_whitespace().collect();
@@ -106,6 +110,14 @@ impl Scripted {
                 }))
             }
             ["PANIC"] => panic!("the scripted store panics"),
+            ["STALL"] if request.no_wait => {
+                self.held_back.fetch_add(1, Ordering::SeqCst);
+                Err(Error::WouldWait)
+            }
+            ["STALL"] => {
+                self.stalls_run.fetch_add(1, Ordering::SeqCst);
+                Ok(QueryResult::Void)
+            }
             _ => Err(Error::Syntax(format!(
                 "line 1:0 no viable alternative at input '{}'",
                 words.first().unwrap_or(&"")
@@ -631,6 +643,35 @@ async fn brief_executions_are_answered_beside_slow_ones_and_survive_a_panic() {
     // A panic on an async worker did not take the connection down.
     c.execute(13, &brief).await;
     assert_eq!(c.body().await.0, 13);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_brief_write_the_store_holds_back_runs_again_where_it_may_wait() {
+    let (node, backend) = start(test_config()).await;
+    let mut c = Client::ready(node.cql_addr, None).await;
+    let stall = c.prepare(1, "STALL").await;
+    for stream in [2, 3] {
+        c.execute(stream, &stall).await;
+        let (answered, body) = c.body().await;
+        assert_eq!(answered, stream);
+        assert!(
+            matches!(body, ResponseBody::Result(ResResultBody::Void)),
+            "{body:?}"
+        );
+    }
+    // Each went first to an async worker (with no_wait), then to a blocking thread.
+    assert_eq!(backend.held_back.load(Ordering::SeqCst), 2);
+    assert_eq!(backend.stalls_run.load(Ordering::SeqCst), 2);
+    let metrics = node.node().render_metrics();
+    assert!(
+        metrics.contains("fastdata_cql_writes_held_back_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fastdata_cql_requests_total{opcode=\"EXECUTE\"} 2"),
+        "{metrics}"
+    );
     node.shutdown().await;
 }
 
