@@ -350,7 +350,13 @@ impl Process {
             return Ok(status);
         }
         self.signal(libc::SIGTERM, "SIGTERM")?;
-        self.signal(libc::SIGCONT, "SIGCONT")?;
+        // In case it is paused. A child that the SIGTERM ended at once has nothing to
+        // continue: its status is kept, and the wait below returns it.
+        if let Err(e) = self.signal(libc::SIGCONT, "SIGCONT") {
+            if self.status.is_none() {
+                return Err(e);
+            }
+        }
         match self.wait_with_timeout(timeout) {
             Ok(status) => Ok(status),
             Err(_) => {
