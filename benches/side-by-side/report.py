@@ -62,6 +62,9 @@ LOG_ROWS = [
      "-", "MB/s", None, [], ">= 1,000 MB/s"),
     ("fastdata-produce-1k-half-rate", "fastdata broker, produce 1 KiB at half the maximum",
      NO_FSYNC + " (default topic)", "MB/s", None, [], "p99 <= 5 ms"),
+    ("fastdata-produce-1k-half-rate-linger0",
+     "fastdata broker, produce 1 KiB at the same half rate, linger.ms 0",
+     NO_FSYNC + " (default topic)", "MB/s", None, [], "p99 <= 5 ms"),
 ]
 STORE_ROWS = [
     ("fastdata-ycsb-load", "fastdata node, YCSB load (insert 10 x 100 B) at ONE",

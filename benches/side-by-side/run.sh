@@ -185,6 +185,10 @@ drivers="$CARGO_TARGET_DIR/release/side-by-side"
 # The produce settings every Kafka-protocol broker gets (ours and Tansu), 1 KiB records.
 produce_1k=(--record-size 1024 --batch-size 65536 --linger-ms 5 --compression none
     --workers 4 --window 512)
+# The same with linger.ms 0 (Kafka's default before 4.0): a record does not wait for its batch
+# to fill, the setting a user who wants the lowest latency picks.
+produce_1k_linger0=(--record-size 1024 --batch-size 65536 --linger-ms 0 --compression none
+    --workers 4 --window 512)
 
 kafka_peer() { # kafka_peer ID SERVER BOOTSTRAP: the acks=1 produce figure against a broker
     measure "$1" "$2" "$fastdata" bench log produce --bootstrap "$3" --topic bench-1k \
@@ -305,6 +309,9 @@ measure_all() {
         --bootstrap "$broker" --topic bench-1k --max-seconds 60
     measure fastdata-produce-1k-half-rate fastdata-broker "$fastdata" bench log produce \
         --bootstrap "$broker" --topic bench-1k --acks 1 "${produce_1k[@]}" \
+        --rate "$(half_rate fastdata-produce-1k)" "${pace[@]}"
+    measure fastdata-produce-1k-half-rate-linger0 fastdata-broker "$fastdata" bench log produce \
+        --bootstrap "$broker" --topic bench-1k --acks 1 "${produce_1k_linger0[@]}" \
         --rate "$(half_rate fastdata-produce-1k)" "${pace[@]}"
     measure confluent-produce-1k fastdata-broker "$venv/bin/python" \
         benches/side-by-side/confluent_produce.py --bootstrap "$broker" --topic bench-1k \
