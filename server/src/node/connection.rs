@@ -105,12 +105,18 @@ pub(crate) async fn serve(node: Arc<Node>, listener: TcpListener) {
 /// A call decoded and not yet handed to a task: where its answer goes.
 struct Queued {
     call: Call,
-    /// The backend vouched that the call is brief: it runs on an async worker.
-    brief: bool,
     stream: i16,
     opcode: &'static str,
     started: Instant,
     reserved: Option<OwnedSemaphorePermit>,
+}
+
+impl Queued {
+    /// The backend vouched that the call is brief: it runs on an async worker, with
+    /// `no_wait` (which only such a call carries).
+    fn brief(&self) -> bool {
+        matches!(&self.call, Call::Execute { request, .. } if request.no_wait)
+    }
 }
 
 /// A request being answered: where the answer goes and what the store made of it.
@@ -145,7 +151,6 @@ fn run_batch(node: &Node, batch: Vec<Queued>) -> Vec<Finished> {
             let (response, keyspace) = match ran {
                 Ok(Some(answer)) => answer,
                 Ok(None) => {
-                    q.brief = false;
                     if let Call::Execute { request, .. } = &mut q.call {
                         request.no_wait = false;
                     }
@@ -337,18 +342,13 @@ async fn serve_connection(
                     closing = true;
                 }
                 Step::Call(mut call) => {
-                    // A brief write runs with `no_wait`: held back by the store, it comes
-                    // back and goes to a blocking thread.
-                    let brief = match &mut call {
-                        Call::Execute { id, request, .. } if node.backend.runs_briefly(id) => {
-                            request.no_wait = true;
-                            true
-                        }
-                        _ => false,
-                    };
+                    // A brief call runs on an async worker with `no_wait`: a write the store
+                    // holds back comes back without it and goes to a blocking thread.
+                    if let Call::Execute { id, request, .. } = &mut call {
+                        request.no_wait = node.backend.runs_briefly(id);
+                    }
                     queued.push(Queued {
                         call,
-                        brief,
                         stream: decision.stream,
                         opcode: decision.opcode,
                         started,
@@ -367,7 +367,7 @@ async fn serve_connection(
         // than a brief call itself.
         while !queued.is_empty() && pending.len() < BATCHES_PER_CONNECTION {
             let batch = queued.drain(..queued.len().min(CALLS_PER_BATCH));
-            let (brief, other): (Vec<Queued>, Vec<Queued>) = batch.partition(|q| q.brief);
+            let (brief, other): (Vec<Queued>, Vec<Queued>) = batch.partition(Queued::brief);
             if !brief.is_empty() {
                 let n = node.clone();
                 pending.push(tokio::task::spawn(async move { run_batch(&n, brief) }));
